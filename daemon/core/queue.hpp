@@ -1,0 +1,90 @@
+// queue.hpp: one message queue — its messages in send order, its msqid_ds fields, its
+// parked senders and receivers, and the SysV rules that move messages between them.
+// Not here: ids, keys and the checks that precede the id lookup (registry.hpp).
+// Touched only on the daemon's io thread.
+#pragma once
+
+#include <cstdint>
+#include <list>
+
+#include "daemon/core/caller.hpp"
+#include "daemon/core/clock.hpp"
+#include "daemon/core/message.hpp"
+#include "daemon/core/namespace_state.hpp"
+#include "daemon/core/outcome.hpp"
+#include "daemon/core/permissions.hpp"
+#include "daemon/core/waiters.hpp"
+#include "proto/sysv.hpp"
+
+namespace sysvmq::core {
+
+struct MsgrcvArgs {
+  int msqid = 0;
+  std::int64_t msgsz = 0;   // signed, as the kernel tests it (Rule 3.1 step 1)
+  std::int64_t msgtyp = 0;  // a position under MSG_COPY (Rule 3.5)
+  int msgflg = 0;
+};
+
+class Queue {
+ public:
+  // Rule 1.5: a new queue's fields.
+  Queue(int slot, const Perm& perm, std::uint64_t qbytes, TimePoint now);
+
+  int slot() const { return slot_; }
+  int id() const { return static_cast<int>(perm_.seq) * proto::kIpcmni + slot_; }
+  const Perm& perm() const { return perm_; }
+  std::uint64_t qnum() const { return messages_.size(); }
+  std::uint64_t cbytes() const { return cbytes_; }
+  std::size_t parked_senders() const { return senders_.size(); }
+  std::size_t parked_receivers() const { return receivers_.size(); }
+  const std::list<Message>& messages() const { return messages_; }
+
+  // msqid_ds as `reader` sees it (pids per Rule 6.5).
+  proto::MsqidDs stat(const Caller& reader) const;
+
+  // msgsnd from Rule 2.1 step 6 on: EACCES, fit (Rule 2.3), hand-off or enqueue
+  // (Rule 2.7), EAGAIN, or park.
+  Outcome<> msgsnd(const Caller& who, Message&& msg, int msgflg, TimePoint now,
+                   NamespaceState& ns);
+
+  // msgrcv from Rule 3.1 step 4 on, MSG_COPY included.
+  Outcome<Received> msgrcv(const Caller& who, const MsgrcvArgs& args, TimePoint now,
+                           NamespaceState& ns);
+
+  // IPC_SET step 6 and 7 (Rule 4.4): the caller has passed every check.
+  void ipc_set(const proto::MsqidSet& set, TimePoint now, NamespaceState& ns);
+
+  // IPC_RMID (Rule 4.5): every parked call ends with EIDRM; messages are discarded.
+  void remove(NamespaceState& ns);
+
+  // Drop a parked call without an answer. True if it was parked here.
+  bool cancel(WaiterId id);
+
+ private:
+  // Rule 2.3: bytes *and* message count are capped by msg_qbytes.
+  bool fits(std::size_t size) const {
+    return cbytes_ + size <= qbytes_ && messages_.size() + 1 <= qbytes_;
+  }
+  // The message fits: hand it to a parked receiver or queue it (Rule 2.7), then stamp
+  // msg_stime / msg_lspid (Rule 2.8). ENOMEM when the daemon's byte quota refuses it.
+  Errc deliver(const Caller& sender, Message&& msg, TimePoint now, NamespaceState& ns);
+  // Rule 2.10's daemon rule: complete, in FIFO order, every parked sender that fits.
+  void wake_senders(TimePoint now, NamespaceState& ns);
+  Received take(std::list<Message>::iterator it, const Caller& who, std::uint64_t msgsz,
+                TimePoint now, NamespaceState& ns);
+
+  int slot_;
+  Perm perm_;
+  std::uint64_t qbytes_;
+  std::uint64_t cbytes_ = 0;
+  TimePoint stime_{};
+  TimePoint rtime_{};
+  TimePoint ctime_;
+  ProcessRef lspid_;
+  ProcessRef lrpid_;
+  std::list<Message> messages_;
+  std::list<ParkedSender> senders_;
+  std::list<ParkedReceiver> receivers_;
+};
+
+}  // namespace sysvmq::core

@@ -1,0 +1,98 @@
+// registry.hpp: one namespace of SysV message queues — keys to ids (slot + sequence),
+// msgget, msgsnd, msgrcv, msgctl, the limits, and the parked calls' answers.
+// This is the core's front door: the server calls only this. Plain C++: no sockets,
+// no clock, no logs; identity and time arrive as arguments.
+// Touched only on the daemon's io thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "daemon/core/caller.hpp"
+#include "daemon/core/clock.hpp"
+#include "daemon/core/message.hpp"
+#include "daemon/core/namespace_state.hpp"
+#include "daemon/core/outcome.hpp"
+#include "daemon/core/queue.hpp"
+#include "proto/limits.hpp"
+#include "proto/sysv.hpp"
+
+namespace sysvmq::core {
+
+struct MsgsndArgs {
+  int msqid = 0;
+  std::int64_t mtype = 0;
+  std::int64_t msgsz = 0;  // as the caller passed it; text.size() == msgsz when valid
+  int msgflg = 0;
+  Bytes text;
+  // The client could not read the caller's text (EFAULT, Rule 2.1 step 4; SEMANTICS 8.5).
+  bool text_fault = false;
+};
+
+struct MsgctlArgs {
+  int msqid = 0;
+  int cmd = 0;
+  std::optional<proto::MsqidSet> set;  // IPC_SET's input
+  // The client could not read IPC_SET's buffer (EFAULT, Rule 4.4 step 1).
+  bool buf_fault = false;
+};
+
+struct MsgctlResult {
+  int ret = 0;                        // msgctl's return value
+  std::optional<proto::MsqidDs> ds;   // IPC_STAT, MSG_STAT, MSG_STAT_ANY
+  std::optional<proto::MsgInfo> info; // IPC_INFO, MSG_INFO
+};
+
+class Registry {
+ public:
+  explicit Registry(const proto::Limits& limits = {});
+  ~Registry();
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
+
+  const proto::Limits& limits() const { return ns_.limits(); }
+  // Rule 1.11: new limits apply to later calls only; existing queues keep their qbytes.
+  void set_limits(const proto::Limits& limits) { ns_.set_limits(limits); }
+
+  Outcome<int> msgget(const Caller& who, std::int32_t key, int msgflg, TimePoint now);
+  Outcome<> msgsnd(const Caller& who, MsgsndArgs args, TimePoint now);
+  Outcome<Received> msgrcv(const Caller& who, const MsgrcvArgs& args, TimePoint now);
+  Outcome<MsgctlResult> msgctl(const Caller& who, const MsgctlArgs& args, TimePoint now);
+
+  // Withdraw a parked call (the client was interrupted or went away). True if it was
+  // still parked: its answer is then EINTR. False if it had already been answered.
+  bool cancel(WaiterId id);
+
+  // Answers for parked calls that completed during the calls above, in order.
+  std::vector<Completion> take_completions() { return ns_.take_completions(); }
+
+  // Introspection for the server's admin answers and for tests.
+  std::size_t queue_count() const { return in_use_; }
+  std::size_t parked_count() const { return ns_.parked_count(); }
+  const Usage& usage() const { return ns_.usage(); }
+  const Queue* find(int msqid) const;           // nullptr unless msqid names a live queue
+  std::vector<const Queue*> queues() const;     // in slot order
+
+ private:
+  Queue* lookup(int msqid);  // Rule 1.9
+  Outcome<int> create(const Caller& who, std::int32_t key, int msgflg, TimePoint now);
+  int allocate_slot();
+  void erase(Queue& q);
+  Outcome<MsgctlResult> ipc_set(const Caller& who, const MsgctlArgs& args, TimePoint now);
+  Outcome<MsgctlResult> ipc_rmid(const Caller& who, int msqid);
+  MsgctlResult info(int cmd) const;
+
+  NamespaceState ns_;
+  std::vector<std::unique_ptr<Queue>> slots_;    // kIpcmni entries, nullptr when free
+  std::unordered_map<std::int32_t, int> by_key_;  // key -> slot, keyed queues only
+  int in_use_ = 0;
+  int max_idx_ = -1;      // highest slot in use, -1 when none
+  int last_idx_ = -1;     // ids->last_idx: the previous slot handed out
+  int next_cursor_ = 0;   // the IDR's cyclic cursor (idr_next)
+  std::uint32_t seq_ = 0; // ids->seq
+};
+
+}  // namespace sysvmq::core

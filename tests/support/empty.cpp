@@ -1,0 +1,1 @@
+// Keeps sysvmq_test_support a real library while support/ is empty.
