@@ -43,9 +43,8 @@ Outcome<> Queue::msgsnd(const Caller& who, Message&& msg, int msgflg, TimePoint 
   return Parked{id};
 }
 
-Errc Queue::deliver(const Caller& sender, Message&& msg, TimePoint now, NamespaceState& ns) {
+bool Queue::hand_off(Message& msg, TimePoint now, NamespaceState& ns) {
   const std::size_t length = msg.text.size();
-  bool handed_over = false;
   // Rule 2.7: the first matching receiver in parking order takes it; one whose limit is
   // too small is answered E2BIG and the scan goes on.
   for (auto it = receivers_.begin(); it != receivers_.end();) {
@@ -64,10 +63,14 @@ Errc Queue::deliver(const Caller& sender, Message&& msg, TimePoint now, Namespac
     lrpid_ = it->caller.process;  // the process id, never a thread id (Rule 6.4)
     ns.complete(it->id, std::move(r));
     receivers_.erase(it);
-    handed_over = true;
-    break;
+    return true;
   }
-  if (!handed_over) {
+  return false;
+}
+
+Errc Queue::deliver(const Caller& sender, Message&& msg, TimePoint now, NamespaceState& ns) {
+  if (!hand_off(msg, now, ns)) {
+    const std::size_t length = msg.text.size();
     // Not Linux: the daemon-wide quota answers ENOMEM, never "full" (Rule 2.13).
     if (!ns.quota_allows(length)) return Errc::enomem;
     cbytes_ += length;
@@ -78,6 +81,14 @@ Errc Queue::deliver(const Caller& sender, Message&& msg, TimePoint now, Namespac
   stime_ = now;  // Rule 2.8: queued or handed over alike
   lspid_ = sender.process;
   return Errc::ok;
+}
+
+void Queue::restore(Message&& msg, TimePoint now, NamespaceState& ns) {
+  if (hand_off(msg, now, ns)) return;  // keeps Rule 3.8's invariant
+  cbytes_ += msg.text.size();
+  ns.usage().queued_bytes += msg.text.size();
+  ns.usage().queued_messages += 1;
+  messages_.push_front(std::move(msg));
 }
 
 void Queue::wake_senders(TimePoint now, NamespaceState& ns) {

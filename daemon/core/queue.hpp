@@ -60,6 +60,13 @@ class Queue {
   // Drop a parked call without an answer. True if it was parked here.
   bool cancel(WaiterId id);
 
+  // Take back a received message whose receiver vanished before the answer reached it
+  // (SEMANTICS.md 8.3): a parked receiver that matches gets it, else it goes back to the
+  // head of the queue with msg_qnum / msg_cbytes restored (msg_rtime / msg_lrpid keep the
+  // failed receive: documented difference). It may exceed msg_qbytes, as after a lowering
+  // IPC_SET, and no quota applies: the bytes were already accounted for before.
+  void restore(Message&& msg, TimePoint now, NamespaceState& ns);
+
  private:
   // Rule 2.3: bytes *and* message count are capped by msg_qbytes.
   bool fits(std::size_t size) const {
@@ -68,6 +75,8 @@ class Queue {
   // The message fits: hand it to a parked receiver or queue it (Rule 2.7), then stamp
   // msg_stime / msg_lspid (Rule 2.8). ENOMEM when the daemon's byte quota refuses it.
   Errc deliver(const Caller& sender, Message&& msg, TimePoint now, NamespaceState& ns);
+  // Rule 2.7's scan of parked receivers; true if one took the message.
+  bool hand_off(Message& msg, TimePoint now, NamespaceState& ns);
   // Rule 2.10's daemon rule: complete, in FIFO order, every parked sender that fits.
   void wake_senders(TimePoint now, NamespaceState& ns);
   Received take(std::list<Message>::iterator it, const Caller& who, std::uint64_t msgsz,

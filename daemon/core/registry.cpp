@@ -110,6 +110,7 @@ Outcome<> Registry::msgsnd(const Caller& who, MsgsndArgs args, TimePoint now) {
   if (args.msgsz < 0 || args.msgsz > ns_.limits().msgmax || args.msqid < 0) return Errc::einval;
   if (args.mtype < 1) return Errc::einval;
   if (args.text_fault) return Errc::efault;
+  if (args.text_too_large) return Errc::enomem;
   if (static_cast<std::uint64_t>(args.msgsz) != args.text.size()) return Errc::efault;
   Queue* q = lookup(args.msqid);
   if (q == nullptr) return Errc::einval;
@@ -208,6 +209,10 @@ bool Registry::cancel(WaiterId id) {
   ns_.forget(id);
   Queue* q = slots_[static_cast<std::size_t>(slot)].get();
   return q != nullptr && q->cancel(id);
+}
+
+void Registry::restore(int msqid, Message&& msg, TimePoint now) {
+  if (Queue* q = lookup(msqid)) q->restore(std::move(msg), now, ns_);
 }
 
 }  // namespace sysvmq::core

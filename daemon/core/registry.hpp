@@ -30,6 +30,9 @@ struct MsgsndArgs {
   Bytes text;
   // The client could not read the caller's text (EFAULT, Rule 2.1 step 4; SEMANTICS 8.5).
   bool text_fault = false;
+  // The text was not sent because no frame could carry it: ENOMEM, msgsnd's "no memory"
+  // of Rule 2.1 step 4 (only reachable when msgmax exceeds the frame limit).
+  bool text_too_large = false;
 };
 
 struct MsgctlArgs {
@@ -65,6 +68,10 @@ class Registry {
   // Withdraw a parked call (the client was interrupted or went away). True if it was
   // still parked: its answer is then EINTR. False if it had already been answered.
   bool cancel(WaiterId id);
+
+  // SEMANTICS.md 8.3: a received message could not be written to its receiver, which is
+  // gone. Back to its queue (Queue::restore) if msqid still names it; dropped otherwise.
+  void restore(int msqid, Message&& msg, TimePoint now);
 
   // Answers for parked calls that completed during the calls above, in order.
   std::vector<Completion> take_completions() { return ns_.take_completions(); }
