@@ -156,8 +156,9 @@ class FrameDecoder {
   };
 
   // Append bytes. (Or write into prepare(n) and commit(k) to skip a copy.)
-  // prepare(n) returns min(n, kHeaderBytes + max_body) writable bytes (empty after bad);
-  // commit(k) makes the first k of them (k <= that size) part of the stream.
+  // prepare(n) returns min(n, kHeaderBytes + max_body) writable bytes (empty after bad),
+  // valid until the next call to feed/prepare/next; commit(k) makes the first k of them
+  // (k <= that size) part of the stream.
   void feed(std::span<const std::byte> bytes);
   std::span<std::byte> prepare(std::size_t n);
   void commit(std::size_t n);
