@@ -1,0 +1,31 @@
+// config.hpp: sysvmqd's settings — defaults, the JSON config file, and the flags that
+// override it. Unknown keys and bad values stop the start with a message naming them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "proto/codec.hpp"
+#include "proto/limits.hpp"
+
+namespace sysvmq::daemon {
+
+struct Config {
+  std::string socket_path = "/run/sysvmq/sysvmq.sock";
+  unsigned socket_mode = 0666;  // anyone may connect, as anyone may call msgget
+  std::string log_level = "info";
+  proto::Limits limits;
+  std::uint32_t max_connections = 4096;
+  std::uint32_t max_frame_bytes = proto::kDefaultMaxFrameBytes;
+  std::vector<std::uint32_t> privileged_uids;
+};
+
+// Parse a config file's text over `base`. Throws std::runtime_error naming the key.
+Config parse_config(const std::string& json_text, Config base = {});
+Config load_config_file(const std::string& path, Config base = {});
+
+// Final checks across fields (e.g. max_frame_bytes must carry a msgmax-sized message).
+void validate(const Config& c);
+
+}  // namespace sysvmq::daemon

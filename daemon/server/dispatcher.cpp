@@ -1,0 +1,149 @@
+// dispatcher.cpp: the Server's request handlers — proto in, core call, proto out.
+// One handle_* per SysV call; the core decides everything, this file only translates.
+#include <spdlog/spdlog.h>
+
+#include "daemon/server/server.hpp"
+#include "daemon/server/stats.hpp"
+
+namespace sysvmq::server {
+
+namespace {
+std::int32_t status_of(core::Errc e) { return static_cast<std::int32_t>(e); }
+}  // namespace
+
+void Server::dispatch(Session& s, const proto::FrameHeader& h, proto::Request&& req) {
+  if (!s.hello_done()) {
+    if (auto* hello = std::get_if<proto::HelloRequest>(&req)) {
+      handle_hello(s, h, *hello);
+    } else {
+      ++counters_.sessions_closed_bad_input;
+      s.close("bad frame: first request is not HELLO", true);
+    }
+    return;
+  }
+  std::visit(
+      [&](auto&& r) {
+        using T = std::decay_t<decltype(r)>;
+        if constexpr (std::is_same_v<T, proto::HelloRequest>) {
+          ++counters_.sessions_closed_bad_input;
+          s.close("bad frame: second HELLO", true);
+        } else if constexpr (std::is_same_v<T, proto::MsggetRequest>) {
+          handle_msgget(s, h, r);
+        } else if constexpr (std::is_same_v<T, proto::MsgsndRequest>) {
+          handle_msgsnd(s, h, std::move(r));
+        } else if constexpr (std::is_same_v<T, proto::MsgrcvRequest>) {
+          handle_msgrcv(s, h, r);
+        } else if constexpr (std::is_same_v<T, proto::MsgctlRequest>) {
+          handle_msgctl(s, h, r);
+        } else if constexpr (std::is_same_v<T, proto::CancelRequest>) {
+          handle_cancel(s, h);
+        } else if constexpr (std::is_same_v<T, proto::AdminRequest>) {
+          handle_admin(s, h, r);
+        }
+      },
+      std::move(req));
+}
+
+void Server::handle_hello(Session& s, const proto::FrameHeader& h, const proto::HelloRequest& r) {
+  if (r.magic != proto::kMagic) {
+    ++counters_.sessions_closed_bad_input;
+    s.close("bad frame: HELLO with wrong magic", true);
+    return;
+  }
+  proto::HelloReply reply;
+  reply.msgmax = registry_.limits().msgmax;
+  reply.msgmnb = registry_.limits().msgmnb;
+  reply.msgmni = registry_.limits().msgmni;
+  reply.max_frame_bytes = options_.max_frame_bytes;
+  if (r.version != proto::kVersion) {
+    reply.status = status_of(core::Errc::einval);
+    s.send(h.request_id, reply);
+    s.close_after_writes();
+    return;
+  }
+  s.set_hello_done();
+  s.send(h.request_id, reply);
+}
+
+void Server::handle_msgget(Session& s, const proto::FrameHeader& h, const proto::MsggetRequest& r) {
+  auto out = registry_.msgget(caller_for(s, h.flags), r.key, r.msgflg, now_coarse());
+  s.send(h.request_id, proto::MsggetReply{status_of(out.error()), out.ok() ? out.value() : -1});
+}
+
+void Server::handle_msgsnd(Session& s, const proto::FrameHeader& h, proto::MsgsndRequest&& r) {
+  core::MsgsndArgs args;
+  args.msqid = r.msqid;
+  args.mtype = r.mtype;
+  args.msgsz = r.msgsz;
+  args.msgflg = r.msgflg;
+  args.text = std::move(r.text);
+  args.text_fault = r.text_state == proto::TextState::fault;
+  args.text_too_large = r.text_state == proto::TextState::omitted;
+  auto out = registry_.msgsnd(caller_for(s, h.flags), std::move(args), now_coarse());
+  if (out.parked()) {
+    park(s, h, out.waiter(), r.msqid, r.msgflg, r.msgsz);
+    return;
+  }
+  s.send(h.request_id, proto::MsgsndReply{status_of(out.error())});
+}
+
+void Server::handle_msgrcv(Session& s, const proto::FrameHeader& h, const proto::MsgrcvRequest& r) {
+  core::MsgrcvArgs args{r.msqid, r.msgsz, r.msgtyp, r.msgflg};
+  auto out = registry_.msgrcv(caller_for(s, h.flags), args, now_coarse());
+  if (out.parked()) {
+    park(s, h, out.waiter(), r.msqid, r.msgflg, r.msgsz);
+    return;
+  }
+  if (!out.ok()) {
+    s.send(h.request_id, proto::MsgrcvReply{status_of(out.error()), 0, {}});
+    return;
+  }
+  core::Received got = std::move(out).value();
+  // A MSG_COPY never took the message; a truncated one cannot be put back whole (8.3).
+  const bool copy = (r.msgflg & proto::kMsgCopy) != 0;
+  const bool noerror = (r.msgflg & proto::kMsgNoerror) != 0;
+  const bool whole = !noerror || static_cast<std::int64_t>(got.text.size()) < r.msgsz;
+  const int restore = (!copy && whole) ? r.msqid : -1;
+  s.send(h.request_id, proto::MsgrcvReply{0, got.mtype, std::move(got.text)}, restore);
+}
+
+void Server::handle_msgctl(Session& s, const proto::FrameHeader& h, const proto::MsgctlRequest& r) {
+  if (r.cmd == proto::kIpcRmid || r.cmd == proto::kIpcSet) settle_pending_input(s);
+  if (s.closed()) return;
+  core::MsgctlArgs args;
+  args.msqid = r.msqid;
+  args.cmd = r.cmd;
+  if (r.buf_state == proto::BufState::set) args.set = r.set;
+  args.buf_fault = r.buf_state == proto::BufState::fault;
+  auto out = registry_.msgctl(caller_for(s, h.flags), args, now_coarse());
+  proto::MsgctlReply reply;
+  reply.status = status_of(out.error());
+  if (out.ok()) {
+    reply.ret = out.value().ret;
+    reply.ds = out.value().ds;
+    reply.info = out.value().info;
+  }
+  s.send(h.request_id, std::move(reply));
+}
+
+void Server::handle_cancel(Session& s, const proto::FrameHeader& h) {
+  // PROTOCOL.md: CANCEL has no reply of its own; the named call gets exactly one.
+  auto it = s.parked().find(h.request_id);
+  if (it == s.parked().end()) return;  // already answered (or unknown): nothing to do
+  const ParkedCall call = it->second;
+  s.parked().erase(it);
+  routes_.erase(call.waiter);
+  if (!registry_.cancel(call.waiter)) return;
+  const auto eintr = status_of(core::Errc::eintr);
+  if (call.opcode == proto::Opcode::msgsnd) {
+    s.send(h.request_id, proto::MsgsndReply{eintr});
+  } else {
+    s.send(h.request_id, proto::MsgrcvReply{eintr, 0, {}});
+  }
+}
+
+void Server::handle_admin(Session& s, const proto::FrameHeader& h, const proto::AdminRequest& r) {
+  s.send(h.request_id, answer_admin(*this, r.json));
+}
+
+}  // namespace sysvmq::server

@@ -1,0 +1,120 @@
+#include "peer_credentials.hpp"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace sysvmq::server {
+
+namespace {
+
+// Source: include/uapi/linux/capability.h.
+constexpr int kCapIpcOwner = 15;
+constexpr int kCapSysAdmin = 21;
+constexpr int kCapSysResource = 24;
+
+bool same_inode(const std::string& a, const std::string& b) {
+  struct stat sa {}, sb {};
+  if (::stat(a.c_str(), &sa) != 0 || ::stat(b.c_str(), &sb) != 0) return false;
+  return sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev;
+}
+
+std::uint64_t inode_of(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_ino) : 0;
+}
+
+struct ProcStatus {
+  bool ok = false;
+  std::uint64_t cap_eff = 0;
+  std::int32_t ns_pid = 0;  // last NSpid entry: the pid inside its own namespace
+};
+
+ProcStatus read_status(pid_t pid) {
+  ProcStatus st;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  if (!in) return st;
+  std::string line;
+  bool have_cap = false;
+  while (std::getline(in, line)) {
+    if (line.rfind("CapEff:", 0) == 0) {
+      st.cap_eff = std::stoull(line.substr(7), nullptr, 16);
+      have_cap = true;
+    } else if (line.rfind("NSpid:", 0) == 0) {
+      std::istringstream fields(line.substr(6));
+      std::int32_t v = 0;
+      while (fields >> v) st.ns_pid = v;
+    }
+  }
+  st.ok = have_cap;
+  return st;
+}
+
+}  // namespace
+
+bool read_peer_credentials(int fd, const CredentialPolicy& policy, PeerCredentials& out,
+                           std::string& why) {
+  struct ucred cred {};
+  socklen_t len = sizeof(cred);
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+    why = std::string("SO_PEERCRED: ") + std::strerror(errno);
+    return false;
+  }
+  core::Caller& c = out.caller;
+  c.uid = cred.uid;
+  c.gid = cred.gid;
+
+  // SO_PEERGROUPS (Linux 4.13+): the supplementary groups at connect().
+  std::vector<gid_t> groups(64);
+  for (;;) {
+    socklen_t glen = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &glen) == 0) {
+      groups.resize(glen / sizeof(gid_t));
+      break;
+    }
+    if (errno != ERANGE || groups.size() > 65536) {
+      groups.clear();
+      break;
+    }
+    groups.resize(std::max<std::size_t>(glen / sizeof(gid_t), groups.size() * 2));
+  }
+  c.groups.assign(groups.begin(), groups.end());
+
+  // Pids (Rule 6.5). A peer outside the daemon's pid namespace tree shows pid 0.
+  c.process.host_pid = cred.pid;
+  c.process.local_pid = cred.pid;
+  c.process.pid_ns = 0;
+  ProcStatus status;
+  if (cred.pid > 0) status = read_status(cred.pid);
+  const std::string proc = "/proc/" + std::to_string(cred.pid);
+  out.proc_readable = status.ok;
+  if (status.ok) {
+    if (!same_inode(proc + "/ns/pid", "/proc/self/ns/pid")) {
+      c.process.pid_ns = inode_of(proc + "/ns/pid");
+      if (status.ns_pid > 0) c.process.local_pid = status.ns_pid;
+    }
+    // Capabilities count only in the user namespace that owns the daemon's (Rule 5.3).
+    if (same_inode(proc + "/ns/user", "/proc/self/ns/user")) {
+      core::Capabilities caps;
+      if (status.cap_eff & (1ull << kCapIpcOwner)) caps = caps.with(core::Capability::ipc_owner);
+      if (status.cap_eff & (1ull << kCapSysAdmin)) caps = caps.with(core::Capability::sys_admin);
+      if (status.cap_eff & (1ull << kCapSysResource))
+        caps = caps.with(core::Capability::sys_resource);
+      c.caps = caps;
+    }
+  } else if (cred.uid == 0) {
+    // /proc cannot tell: the documented fallback policy is "uid 0 is privileged".
+    c.caps = core::Capabilities::all();
+  }
+  const auto& p = policy.privileged_uids;
+  if (std::find(p.begin(), p.end(), c.uid) != p.end()) c.caps = core::Capabilities::all();
+  return true;
+}
+
+}  // namespace sysvmq::server

@@ -1,0 +1,206 @@
+#include "server.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <boost/asio/post.hpp>
+
+namespace sysvmq::server {
+
+namespace {
+std::shared_ptr<spdlog::logger> log() {
+  static auto l = spdlog::get("server") ? spdlog::get("server") : spdlog::default_logger();
+  return l;
+}
+}  // namespace
+
+core::TimePoint now_coarse() {
+  // The kernel stamps msqid_ds times with coarse real-time seconds (Rule 6.1).
+  struct timespec ts {};
+  ::clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+  return core::TimePoint{std::chrono::seconds{ts.tv_sec}};
+}
+
+Server::Server(boost::asio::io_context& io, int listen_fd, const ServerOptions& options)
+    : io_(io),
+      acceptor_(io, boost::asio::local::stream_protocol(), listen_fd),
+      options_(options),
+      registry_(options.limits),
+      started_(std::chrono::steady_clock::now()) {}
+
+Server::~Server() = default;
+
+void Server::start() { accept_next(); }
+
+void Server::accept_next() {
+  if (stopping_) return;
+  acceptor_.async_accept([this](boost::system::error_code ec, Session::Socket socket) {
+    if (stopping_) return;
+    if (ec) {
+      if (ec == boost::asio::error::operation_aborted) return;
+      // EMFILE/ENFILE and friends: say so, then try again a little later instead of
+      // spinning on a socket that stays readable.
+      log()->warn("accept failed: {}", ec.message());
+      auto timer = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(100));
+      timer->async_wait([this, timer](boost::system::error_code) { accept_next(); });
+      return;
+    }
+    ++counters_.connections_total;
+    if (sessions_.size() >= options_.max_connections) {
+      ++counters_.connections_refused;
+      log()->warn("connection refused: {} connections is the limit", options_.max_connections);
+      boost::system::error_code ignored;
+      socket.close(ignored);
+      accept_next();
+      return;
+    }
+    PeerCredentials peer;
+    std::string why;
+    if (!read_peer_credentials(socket.native_handle(), options_.credentials, peer, why)) {
+      log()->warn("connection dropped: {}", why);
+      boost::system::error_code ignored;
+      socket.close(ignored);
+      accept_next();
+      return;
+    }
+    const std::uint64_t id = next_session_id_++;
+    auto session = std::make_shared<Session>(*this, std::move(socket), id, std::move(peer),
+                                             options_.max_frame_bytes, options_.max_output_bytes);
+    sessions_.emplace(id, session);
+    log()->debug("session {} opened ({})", id, session->describe());
+    session->start();
+    accept_next();
+  });
+}
+
+void Server::stop() {
+  if (stopping_) return;
+  stopping_ = true;
+  boost::system::error_code ec;
+  acceptor_.close(ec);
+  // Every parked call is told the daemon is stopping; it neither entered nor left a queue,
+  // so the client may issue it again to the next daemon (SEMANTICS.md 8.14).
+  std::vector<std::shared_ptr<Session>> all;
+  for (auto& [id, s] : sessions_) all.push_back(s);
+  for (auto& s : all) {
+    for (auto& [request_id, call] : s->parked()) {
+      registry_.cancel(call.waiter);
+      routes_.erase(call.waiter);
+      proto::Reply reply = call.opcode == proto::Opcode::msgsnd
+                               ? proto::Reply{proto::MsgsndReply{proto::kStatusShuttingDown}}
+                               : proto::Reply{proto::MsgrcvReply{proto::kStatusShuttingDown, 0, {}}};
+      s->send(request_id, std::move(reply));
+    }
+    s->parked().clear();
+    s->close_after_writes();
+  }
+  log()->info("stopping: {} connection(s) closing", sessions_.size());
+}
+
+void Server::on_frame(Session& s, const proto::FrameHeader& h, std::span<const std::byte> body) {
+  std::string why;
+  auto req = proto::decode_request(h, body, why);
+  if (!req) {
+    ++counters_.sessions_closed_bad_input;
+    s.close("bad frame: " + why, true);
+    return;
+  }
+  ++counters_.requests_total;
+  dispatch(s, h, std::move(*req));
+  deliver_completions();
+}
+
+void Server::park(Session& s, const proto::FrameHeader& h, core::WaiterId w, int msqid,
+                  int msgflg, std::int64_t msgsz) {
+  const auto op = static_cast<proto::Opcode>(h.opcode);
+  s.parked().emplace(h.request_id, ParkedCall{w, op});
+  routes_.emplace(w, Route{s.weak_from_this(), h.request_id, op, msqid, msgflg, msgsz});
+}
+
+void Server::deliver_completions() {
+  // A completion may restore a message, which may complete another call: loop.
+  for (auto done = registry_.take_completions(); !done.empty();
+       done = registry_.take_completions()) {
+    for (auto& c : done) {
+      auto it = routes_.find(c.waiter);
+      if (it == routes_.end()) continue;
+      Route route = std::move(it->second);
+      routes_.erase(it);
+      auto session = route.session.lock();
+      const auto status = static_cast<std::int32_t>(c.error);
+      if (route.opcode == proto::Opcode::msgsnd) {
+        if (session) {
+          session->parked().erase(route.request_id);
+          session->send(route.request_id, proto::MsgsndReply{status});
+        }
+        continue;
+      }
+      proto::MsgrcvReply reply{status, 0, {}};
+      int restore = -1;
+      if (c.received) {
+        reply.mtype = c.received->mtype;
+        reply.text = std::move(c.received->text);
+        // Only an untruncated message can be put back whole (8.3).
+        const bool noerror = (route.msgflg & proto::kMsgNoerror) != 0;
+        if (!noerror || static_cast<std::int64_t>(reply.text.size()) < route.msgsz)
+          restore = route.msqid;
+      }
+      if (session) {
+        session->parked().erase(route.request_id);
+        session->send(route.request_id, std::move(reply), restore);
+      } else if (restore >= 0) {
+        registry_.restore(restore, core::Message{reply.mtype, std::move(reply.text)}, now_coarse());
+        ++counters_.messages_restored;
+      }
+    }
+  }
+}
+
+void Server::cancel_parked(Session& s) {
+  // A peer that went away while parked is dropped silently (SEMANTICS.md 8.3).
+  for (auto& [request_id, call] : s.parked()) {
+    registry_.cancel(call.waiter);
+    routes_.erase(call.waiter);
+  }
+  s.parked().clear();
+}
+
+void Server::on_session_closed(Session& s, std::deque<std::pair<int, core::Message>> unsent) {
+  const auto now = now_coarse();
+  for (auto& [msqid, msg] : unsent) {
+    registry_.restore(msqid, std::move(msg), now);
+    ++counters_.messages_restored;
+  }
+  sessions_.erase(s.id());
+  deliver_completions();
+}
+
+void Server::settle_pending_input(Session& current) {
+  // SEMANTICS.md 8.2: before IPC_RMID or IPC_SET, run every complete request already
+  // waiting on any other connection, so a call sent before the remover looked is parked
+  // first and sees EIDRM, as it would in the kernel.
+  if (settling_) return;
+  settling_ = true;
+  std::vector<std::shared_ptr<Session>> others;
+  for (auto& [id, s] : sessions_)
+    if (s.get() != &current) others.push_back(s);
+  for (auto& s : others) s->drain_input();
+  settling_ = false;
+}
+
+core::Caller Server::caller_for(const Session& s, std::uint16_t flags) const {
+  core::Caller c = s.peer().caller;
+  if (flags & proto::kFlagCaps) {
+    // Rule 5.4.6: the calling thread may hold less than the process did at connect.
+    std::uint8_t claimed = 0;
+    if (flags & proto::kFlagCapIpcOwner) claimed |= static_cast<std::uint8_t>(core::Capability::ipc_owner);
+    if (flags & proto::kFlagCapSysAdmin) claimed |= static_cast<std::uint8_t>(core::Capability::sys_admin);
+    if (flags & proto::kFlagCapSysResource)
+      claimed |= static_cast<std::uint8_t>(core::Capability::sys_resource);
+    c.caps = core::Capabilities::from_bits(c.caps.bits() & claimed);
+  }
+  return c;
+}
+
+}  // namespace sysvmq::server

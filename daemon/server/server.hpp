@@ -1,0 +1,102 @@
+// server.hpp: the daemon's one io thread — accepts connections, owns the Registry, feeds
+// frames to the dispatcher, routes parked calls' answers to their sessions, and stops
+// gracefully. The socket and (later) the shared-memory rings feed the same dispatch.
+// Not here: flags, config, logging setup (daemon/main.cpp).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "daemon/core/registry.hpp"
+#include "daemon/server/peer_credentials.hpp"
+#include "daemon/server/session.hpp"
+#include "proto/codec.hpp"
+
+namespace sysvmq::server {
+
+struct ServerOptions {
+  proto::Limits limits;
+  std::uint32_t max_frame_bytes = proto::kDefaultMaxFrameBytes;
+  std::uint32_t max_connections = 4096;
+  std::size_t max_output_bytes = 4u << 20;  // per session, before reading pauses
+  CredentialPolicy credentials;
+};
+
+struct ServerCounters {
+  std::uint64_t connections_total = 0;
+  std::uint64_t connections_refused = 0;
+  std::uint64_t requests_total = 0;
+  std::uint64_t sessions_closed_bad_input = 0;
+  std::uint64_t messages_restored = 0;
+};
+
+class Server {
+ public:
+  // Takes ownership of `listen_fd`, a bound and listening AF_UNIX stream socket.
+  Server(boost::asio::io_context& io, int listen_fd, const ServerOptions& options);
+  ~Server();
+
+  void start();
+  // SIGTERM/SIGINT: stop accepting; every parked call is answered kStatusShuttingDown
+  // (it never entered or left a queue); sessions close once their replies are written.
+  void stop();
+
+  // ---- used by Session ----
+  void on_frame(Session& s, const proto::FrameHeader& h, std::span<const std::byte> body);
+  void on_session_closed(Session& s, std::deque<std::pair<int, core::Message>> unsent);
+  void cancel_parked(Session& s);
+
+  // ---- introspection (admin answers, tests) ----
+  const core::Registry& registry() const { return registry_; }
+  const ServerOptions& options() const { return options_; }
+  const ServerCounters& counters() const { return counters_; }
+  std::size_t session_count() const { return sessions_.size(); }
+  std::chrono::steady_clock::time_point started() const { return started_; }
+
+ private:
+  struct Route {
+    std::weak_ptr<Session> session;
+    std::uint64_t request_id;
+    proto::Opcode opcode;
+    int msqid;
+    int msgflg;
+    std::int64_t msgsz;
+  };
+
+  void accept_next();
+  void dispatch(Session& s, const proto::FrameHeader& h, proto::Request&& req);
+  void handle_hello(Session& s, const proto::FrameHeader& h, const proto::HelloRequest& r);
+  void handle_msgget(Session& s, const proto::FrameHeader& h, const proto::MsggetRequest& r);
+  void handle_msgsnd(Session& s, const proto::FrameHeader& h, proto::MsgsndRequest&& r);
+  void handle_msgrcv(Session& s, const proto::FrameHeader& h, const proto::MsgrcvRequest& r);
+  void handle_msgctl(Session& s, const proto::FrameHeader& h, const proto::MsgctlRequest& r);
+  void handle_cancel(Session& s, const proto::FrameHeader& h);
+  void handle_admin(Session& s, const proto::FrameHeader& h, const proto::AdminRequest& r);
+  void park(Session& s, const proto::FrameHeader& h, core::WaiterId w, int msqid, int msgflg,
+            std::int64_t msgsz);
+  void deliver_completions();
+  void settle_pending_input(Session& current);
+  core::Caller caller_for(const Session& s, std::uint16_t flags) const;
+
+  boost::asio::io_context& io_;
+  boost::asio::local::stream_protocol::acceptor acceptor_;
+  ServerOptions options_;
+  core::Registry registry_;
+  std::unordered_map<std::uint64_t, std::shared_ptr<Session>> sessions_;
+  std::unordered_map<core::WaiterId, Route> routes_;
+  ServerCounters counters_;
+  std::uint64_t next_session_id_ = 1;
+  bool stopping_ = false;
+  bool settling_ = false;
+  std::chrono::steady_clock::time_point started_;
+};
+
+// Seconds since the Epoch for msg_stime / msg_rtime / msg_ctime (Rule 6.1).
+core::TimePoint now_coarse();
+
+}  // namespace sysvmq::server
