@@ -1,0 +1,159 @@
+// calls.cpp: the requests of calls.hpp and their answers.
+#include "client/src/calls.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+#include <variant>
+
+#include "client/src/connection.hpp"
+#include "client/src/user_memory.hpp"
+
+namespace sysvmq::detail {
+namespace {
+
+// A reply's status as an errno: 0, a known SysV answer, or EPROTO for anything a
+// correct daemon never sends.
+int status_errno(std::int32_t status) {
+  if (status == proto::kStatusOk) return 0;
+  return proto::is_known_errc(status) ? status : EPROTO;
+}
+
+template <class R>
+const R* reply_as(const proto::Reply& reply) {
+  return std::get_if<R>(&reply);
+}
+
+}  // namespace
+
+int do_msgget(Connection& c, key_t key, int msgflg, int& msqid) {
+  proto::Reply reply;
+  if (int err = c.call(proto::MsggetRequest{key, msgflg}, false, reply)) return err;
+  const auto* r = reply_as<proto::MsggetReply>(reply);
+  if (r == nullptr) return EPROTO;
+  if (int err = status_errno(r->status)) return err;
+  msqid = r->msqid;
+  return 0;
+}
+
+int do_msgsnd(Connection& c, int msqid, long mtype, const void* text, std::size_t msgsz,
+              int msgflg, bool user_memory) {
+  if (!c.connected()) {
+    if (int err = c.ensure()) return err;
+  }
+  proto::Request request{std::in_place_type<proto::MsgsndRequest>};
+  auto& req = std::get<proto::MsgsndRequest>(request);
+  req.msqid = msqid;
+  req.msgflg = msgflg;
+  req.mtype = mtype;
+  // As the caller passed it: a size_t above SSIZE_MAX becomes negative, and the daemon
+  // answers EINVAL for it (Rule 2.1 step 2).
+  req.msgsz = static_cast<std::int64_t>(msgsz);
+  const std::size_t max_text = c.hello().max_frame_bytes - proto::kMsgsndFixedBytes;
+  if (req.msgsz < 0 || msgsz > max_text) {
+    // Too big for a frame: the daemon answers EINVAL (above msgmax) or ENOMEM.
+    req.text_state = proto::TextState::omitted;
+  } else {
+    req.text.resize(msgsz);
+    bool copied = true;
+    if (user_memory) {
+      copied = read_user(text, req.text.data(), msgsz);
+    } else if (msgsz != 0) {
+      std::memcpy(req.text.data(), text, msgsz);
+    }
+    if (!copied) {
+      // The daemon answers EFAULT, or EINVAL when that comes first (Rule 2.1).
+      req.text_state = proto::TextState::fault;
+      req.text.clear();
+    }
+  }
+  proto::Reply reply;
+  // msgop(2): "If IPC_NOWAIT is specified in msgflg, then the call instead fails" —
+  // such a call never parks, so a signal cannot interrupt it.
+  if (int err = c.call(request, (msgflg & proto::kIpcNowait) == 0, reply)) return err;
+  const auto* r = reply_as<proto::MsgsndReply>(reply);
+  if (r == nullptr) return EPROTO;
+  return status_errno(r->status);
+}
+
+int do_msgrcv(Connection& c, int msqid, std::size_t msgsz, long msgtyp, int msgflg,
+              long& mtype, proto::Bytes& text) {
+  proto::MsgrcvRequest req;
+  req.msqid = msqid;
+  req.msgflg = msgflg;
+  req.msgtyp = msgtyp;
+  req.msgsz = static_cast<std::int64_t>(msgsz);  // negative: the daemon answers EINVAL
+  proto::Reply reply;
+  if (int err = c.call(req, (msgflg & proto::kIpcNowait) == 0, reply)) return err;
+  auto* r = std::get_if<proto::MsgrcvReply>(&reply);
+  if (r == nullptr) return EPROTO;
+  if (int err = status_errno(r->status)) return err;
+  // Never write past the caller's buffer, whatever the daemon says.
+  if (r->text.size() > msgsz) return EPROTO;
+  mtype = static_cast<long>(r->mtype);
+  text = std::move(r->text);
+  return 0;
+}
+
+int do_msgctl(Connection& c, const proto::MsgctlRequest& request, proto::MsgctlReply& reply) {
+  proto::Reply any;
+  if (int err = c.call(request, false, any)) return err;
+  auto* r = std::get_if<proto::MsgctlReply>(&any);
+  if (r == nullptr) return EPROTO;
+  if (int err = status_errno(r->status)) return err;
+  reply = std::move(*r);
+  return 0;
+}
+
+int do_admin(Connection& c, std::string_view json, std::string& answer) {
+  proto::Reply reply;
+  if (int err = c.call(proto::AdminRequest{std::string(json)}, false, reply)) return err;
+  auto* r = std::get_if<proto::AdminReply>(&reply);
+  if (r == nullptr) return EPROTO;
+  if (int err = status_errno(r->status)) return err;
+  answer = std::move(r->json);
+  return 0;
+}
+
+void to_msqid_ds(const proto::MsqidDs& from, struct msqid_ds& to) {
+  // Pads, __glibc_reserved* and the 32-bit ABIs' *_high words stay zero (Rule 4.8).
+  std::memset(&to, 0, sizeof to);
+  to.msg_perm.__key = from.key;
+  to.msg_perm.uid = from.uid;
+  to.msg_perm.gid = from.gid;
+  to.msg_perm.cuid = from.cuid;
+  to.msg_perm.cgid = from.cgid;
+  to.msg_perm.mode = static_cast<mode_t>(from.mode);
+  to.msg_perm.__seq = static_cast<unsigned short>(from.seq);
+  to.msg_stime = static_cast<time_t>(from.stime);
+  to.msg_rtime = static_cast<time_t>(from.rtime);
+  to.msg_ctime = static_cast<time_t>(from.ctime);
+  to.__msg_cbytes = static_cast<decltype(to.__msg_cbytes)>(from.cbytes);
+  to.msg_qnum = static_cast<msgqnum_t>(from.qnum);
+  to.msg_qbytes = static_cast<msglen_t>(from.qbytes);
+  to.msg_lspid = from.lspid;
+  to.msg_lrpid = from.lrpid;
+}
+
+void to_msginfo(const proto::MsgInfo& from, struct msginfo& to) {
+  std::memset(&to, 0, sizeof to);
+  to.msgpool = from.msgpool;
+  to.msgmap = from.msgmap;
+  to.msgmax = from.msgmax;
+  to.msgmnb = from.msgmnb;
+  to.msgmni = from.msgmni;
+  to.msgssz = from.msgssz;
+  to.msgtql = from.msgtql;
+  to.msgseg = from.msgseg;
+}
+
+proto::MsqidSet to_msqid_set(const struct msqid_ds& from) {
+  proto::MsqidSet set;
+  set.uid = from.msg_perm.uid;
+  set.gid = from.msg_perm.gid;
+  set.mode = static_cast<std::uint32_t>(from.msg_perm.mode);
+  set.qbytes = from.msg_qbytes;
+  return set;
+}
+
+}  // namespace sysvmq::detail

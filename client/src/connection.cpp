@@ -1,0 +1,433 @@
+// connection.cpp: the transport of libsysvmq — see connection.hpp.
+// Ids, groups and capabilities are read with raw syscalls: another preload library
+// (fakeroot) may wrap geteuid() and friends, and what must match is what the kernel
+// reports to the daemon through SO_PEERCRED.
+#include "client/src/connection.hpp"
+
+#include <linux/capability.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <variant>
+
+namespace sysvmq::detail {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// How long a call caught by a graceful daemon stop waits for the daemon to come back
+// (SEMANTICS.md 8.14), and how often it tries to connect meanwhile.
+constexpr auto kReconnectWait = std::chrono::seconds(10);
+constexpr int kReconnectStepMs = 50;
+// How long HELLO may take before the daemon counts as unreachable.
+constexpr int kHelloTimeoutMs = 10000;
+constexpr std::size_t kReadChunk = 64 * 1024;
+
+// ---- fork -----------------------------------------------------------------------------
+// Every socket of every Connection in the process, so that the child of fork() closes
+// the ones it inherited (SEMANTICS.md 8.3: an inherited copy would keep a dead parent's
+// parked call alive) — those of other threads too, whose Connection objects the child
+// never runs. The atfork handlers hold g_fds_mutex across fork(), so the child finds
+// the list consistent. A socket is created and closed under the mutex: no fork can see
+// one that is open but not listed, or listed but already closed.
+pthread_mutex_t g_fds_mutex = PTHREAD_MUTEX_INITIALIZER;
+std::vector<int>* g_fds = nullptr;  // allocated once, never freed (used until exit)
+std::atomic<unsigned> g_fork_generation{0};
+
+void before_fork() { pthread_mutex_lock(&g_fds_mutex); }
+void after_fork_in_parent() { pthread_mutex_unlock(&g_fds_mutex); }
+void after_fork_in_child() {
+  if (g_fds != nullptr) {
+    for (int fd : *g_fds) ::close(fd);
+    g_fds->clear();
+  }
+  g_fork_generation.fetch_add(1, std::memory_order_release);
+  pthread_mutex_unlock(&g_fds_mutex);
+}
+
+void register_atfork_once() {
+  // glibc unregisters the handlers of a library when it is dlclose'd.
+  static const bool registered = [] {
+    ::pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
+    return true;
+  }();
+  (void)registered;
+}
+
+class FdsLock {
+ public:
+  FdsLock() { pthread_mutex_lock(&g_fds_mutex); }
+  ~FdsLock() { pthread_mutex_unlock(&g_fds_mutex); }
+  FdsLock(const FdsLock&) = delete;
+  FdsLock& operator=(const FdsLock&) = delete;
+};
+
+// A listed SOCK_CLOEXEC stream socket, or -1 with errno.
+int open_listed_socket() {
+  FdsLock lock;
+  if (g_fds == nullptr) g_fds = new std::vector<int>();
+  g_fds->reserve(g_fds->size() + 1);  // the only allocation; before the socket exists
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0) g_fds->push_back(fd);
+  return fd;
+}
+
+void close_listed_socket(int fd) {
+  FdsLock lock;
+  if (g_fds != nullptr) std::erase(*g_fds, fd);
+  ::close(fd);
+}
+
+// ---- identity -------------------------------------------------------------------------
+uid_t raw_geteuid() { return static_cast<uid_t>(::syscall(SYS_geteuid)); }
+gid_t raw_getegid() { return static_cast<gid_t>(::syscall(SYS_getegid)); }
+pid_t raw_getpid() { return static_cast<pid_t>(::syscall(SYS_getpid)); }
+
+// The supplementary groups, or false when the kernel would not say.
+bool raw_getgroups(std::vector<gid_t>& out) {
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    const long n = ::syscall(SYS_getgroups, 0, nullptr);
+    if (n < 0) return false;
+    out.resize(static_cast<std::size_t>(n));
+    const long m = ::syscall(SYS_getgroups, n, out.data());
+    if (m >= 0) {
+      out.resize(static_cast<std::size_t>(m));
+      return true;
+    }
+    if (errno != EINVAL) return false;  // EINVAL: the list grew in between; ask again
+  }
+  return false;
+}
+
+// The calling thread's effective capabilities among those the daemon asks about, as
+// request flags (SEMANTICS.md Rule 5.4.6); 0 (no kFlagCaps) when capget fails, and then
+// the daemon judges by what it verified at connect time.
+std::uint16_t thread_caps_flags() {
+  __user_cap_header_struct header{};
+  header.version = _LINUX_CAPABILITY_VERSION_3;
+  header.pid = 0;  // the calling thread
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3]{};
+  if (::syscall(SYS_capget, &header, data) != 0) return 0;
+  const std::uint32_t effective = data[0].effective;  // capabilities 0..31
+  std::uint16_t flags = proto::kFlagCaps;
+  if (effective & (1u << CAP_IPC_OWNER)) flags |= proto::kFlagCapIpcOwner;
+  if (effective & (1u << CAP_SYS_ADMIN)) flags |= proto::kFlagCapSysAdmin;
+  if (effective & (1u << CAP_SYS_RESOURCE)) flags |= proto::kFlagCapSysResource;
+  return flags;
+}
+
+std::int32_t status_of(const proto::Reply& reply) {
+  return std::visit([](const auto& r) { return r.status; }, reply);
+}
+
+// Sleeps `ms` milliseconds; false when a signal handler cut the sleep short.
+bool sleep_ms(int ms) { return ::poll(nullptr, 0, ms) >= 0 || errno != EINTR; }
+
+}  // namespace
+
+const char* default_socket_path() {
+  // secure_getenv: a setuid program must not be pointed at a daemon of the caller's.
+  const char* path = ::secure_getenv("SYSVMQ_SOCKET");
+  return (path != nullptr && *path != '\0') ? path : kDefaultSocketPath;
+}
+
+Connection::~Connection() { drop(); }
+
+std::string Connection::socket_path() const {
+  return explicit_path_.empty() ? std::string(default_socket_path()) : explicit_path_;
+}
+
+void Connection::drop() {
+  if (fd_ >= 0) {
+    // After fork() the child's handler has closed it already, and the number may now
+    // belong to something else.
+    if (fork_generation_ == g_fork_generation.load(std::memory_order_acquire)) {
+      close_listed_socket(fd_);
+    }
+    fd_ = -1;
+  }
+  decoder_ = proto::FrameDecoder(proto::kClientMaxReplyBytes);
+  drop_after_call_ = false;
+}
+
+void Connection::record_identity() {
+  euid_ = raw_geteuid();
+  egid_ = raw_getegid();
+  if (!raw_getgroups(groups_)) groups_.clear();
+}
+
+bool Connection::identity_changed() const {
+  if (raw_geteuid() != euid_ || raw_getegid() != egid_) return true;
+  gid_t small[64];
+  const long n = ::syscall(SYS_getgroups, 64, small);
+  if (n >= 0) {
+    return !std::equal(small, small + n, groups_.begin(), groups_.end());
+  }
+  std::vector<gid_t> now;
+  return !raw_getgroups(now) || now != groups_;
+}
+
+bool Connection::peer_gone() {
+  if (decoder_.pending_bytes() != 0) return true;  // leftovers of an unfinished reply
+  pollfd p{fd_, POLLIN, 0};
+  // Between calls nothing may arrive: readable means EOF, an error, or garbage.
+  return ::poll(&p, 1, 0) > 0;
+}
+
+int Connection::ensure() {
+  register_atfork_once();
+  if (fd_ >= 0) {
+    if (fork_generation_ != g_fork_generation.load(std::memory_order_acquire)) {
+      fd_ = -1;  // inherited through fork(); after_fork_in_child() closed it
+      drop();
+    } else if (pid_ != raw_getpid()) {
+      drop();  // a child made without fork()'s handlers (raw clone): close our copy
+    } else if (identity_changed() || peer_gone()) {
+      // Rule 5.4.2: the daemon judges by the ids of connect(); a daemon that closed an
+      // idle connection (it restarted) has read nothing of the next call.
+      drop();
+    }
+  }
+  return fd_ >= 0 ? 0 : connect_and_hello();
+}
+
+int Connection::connect_and_hello() {
+  drop();
+  register_atfork_once();
+  last_path_ = socket_path();
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (last_path_.size() >= sizeof addr.sun_path) {
+    last_connect_errno_ = ENAMETOOLONG;
+    return ECONNREFUSED;
+  }
+  std::memcpy(addr.sun_path, last_path_.data(), last_path_.size());
+
+  for (;;) {
+    const int fd = open_listed_socket();
+    if (fd < 0) {
+      last_connect_errno_ = errno;
+      return ECONNREFUSED;
+    }
+    // The daemon snapshots the ids of the thread calling connect() (Rule 5.4); taking
+    // ours first means a change in between is seen by the next identity check.
+    record_identity();
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) {
+      fd_ = fd;
+      break;
+    }
+    const int err = errno;
+    close_listed_socket(fd);
+    if (err == EINTR) continue;  // the socket's state is unclear after EINTR: start over
+    // ENOENT (no socket file) and ECONNREFUSED (no listener) both mean "no daemon".
+    last_connect_errno_ = err;
+    return ECONNREFUSED;
+  }
+  fork_generation_ = g_fork_generation.load(std::memory_order_acquire);
+  pid_ = raw_getpid();
+  last_connect_errno_ = 0;
+
+  const std::uint64_t id = next_request_id_++;
+  out_.clear();
+  proto::encode_request(id, 0, proto::HelloRequest{}, out_);
+  bool sent_anything = false;
+  proto::Reply reply;
+  bool cancelled = false;
+  if (send_all(out_, sent_anything) != 0 ||
+      await_reply(id, proto::Opcode::hello, false, kHelloTimeoutMs, reply, cancelled) != 0) {
+    drop();
+    last_connect_errno_ = ECONNRESET;
+    return ECONNREFUSED;
+  }
+  const auto* hello = std::get_if<proto::HelloReply>(&reply);
+  // An unsupported version is answered EINVAL; a stopping daemon answers -1.
+  if (hello == nullptr || hello->status != proto::kStatusOk ||
+      hello->version != proto::kVersion || hello->max_frame_bytes < proto::kMsgsndFixedBytes) {
+    drop();
+    last_connect_errno_ = EPROTO;
+    return ECONNREFUSED;
+  }
+  hello_ = *hello;
+  return 0;
+}
+
+int Connection::send_all(const proto::Bytes& bytes, bool& sent_anything) {
+  std::size_t off = 0;
+  while (off < bytes.size()) {
+    // MSG_NOSIGNAL: a dead daemon gives EPIPE, never SIGPIPE.
+    const ssize_t k = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+    if (k > 0) {
+      off += static_cast<std::size_t>(k);
+      sent_anything = true;
+    } else if (k < 0 && errno == EINTR) {
+      continue;
+    } else if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      pollfd p{fd_, POLLOUT, 0};
+      ::poll(&p, 1, -1);
+    } else {
+      return ECONNRESET;
+    }
+  }
+  return 0;
+}
+
+int Connection::send_cancel(std::uint64_t request_id) {
+  proto::Bytes frame;
+  proto::encode_request(request_id, 0, proto::CancelRequest{}, frame);
+  bool sent_anything = false;
+  const int err = send_all(frame, sent_anything);
+  // A frame cut short would corrupt the stream; the call's reply may still be readable.
+  if (err != 0) drop_after_call_ = true;
+  return err;
+}
+
+int Connection::await_reply(std::uint64_t request_id, proto::Opcode opcode, bool can_park,
+                            int timeout_ms, proto::Reply& reply, bool& cancelled) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    proto::FrameDecoder::Frame frame;
+    std::string why;
+    const auto status = decoder_.next(frame, why);
+    if (status == proto::FrameDecoder::Status::bad) {
+      drop();
+      return EPROTO;
+    }
+    if (status == proto::FrameDecoder::Status::frame) {
+      const auto expected = static_cast<std::uint16_t>(
+          static_cast<std::uint16_t>(opcode) | proto::kReplyBit);
+      // One call at a time per connection: any other reply is a protocol error.
+      if (frame.header.request_id != request_id || frame.header.opcode != expected) {
+        drop();
+        return EPROTO;
+      }
+      auto decoded = proto::decode_reply(frame.header, frame.body, why);
+      if (!decoded) {
+        drop();
+        return EPROTO;
+      }
+      reply = std::move(*decoded);
+      return 0;
+    }
+
+    int wait_ms = -1;
+    if (timeout_ms >= 0) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - Clock::now());
+      if (left.count() <= 0) {
+        drop();
+        return ETIMEDOUT;
+      }
+      wait_ms = static_cast<int>(left.count());
+    }
+    pollfd p{fd_, POLLIN, 0};
+    // poll() is never restarted after a signal handler, whatever SA_RESTART says: the
+    // contract of msgsnd/msgrcv (SEMANTICS.md 8.1).
+    const int n = ::poll(&p, 1, wait_ms);
+    if (n < 0) {
+      if (errno != EINTR) {
+        drop();
+        return ECONNRESET;
+      }
+      // The daemon decides: EINTR if the call was still parked, else the answer it had
+      // already sent stands — a handed-over message is never dropped. Only one CANCEL;
+      // later signals just wait on.
+      if (can_park && !cancelled) {
+        cancelled = true;
+        send_cancel(request_id);
+      }
+      continue;
+    }
+    if (n == 0) continue;  // the deadline is checked above
+
+    auto room = decoder_.prepare(kReadChunk);
+    const ssize_t k = ::recv(fd_, room.data(), room.size(), MSG_DONTWAIT);
+    if (k > 0) {
+      decoder_.commit(static_cast<std::size_t>(k));
+      continue;
+    }
+    decoder_.commit(0);
+    if (k < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
+    drop();  // EOF or a socket error: the daemon is gone
+    return ECONNRESET;
+  }
+}
+
+int Connection::reconnect_after_shutdown(bool can_park, Clock::time_point deadline) {
+  for (;;) {
+    // A signal while waiting for the daemon is a signal while parked: EINTR, and the
+    // call was never executed (the daemon said so).
+    if (!sleep_ms(kReconnectStepMs) && can_park) return EINTR;
+    if (connect_and_hello() == 0) return 0;
+    if (Clock::now() >= deadline) return ECONNREFUSED;
+  }
+}
+
+int Connection::call(const proto::Request& request, bool can_park, proto::Reply& reply) {
+  // Thread cancellation (glibc unwinds through poll()) or bad_alloc while a call is in
+  // flight: close the connection so the daemon drops the parked call (SEMANTICS.md 8.11).
+  struct DropUnlessDone {
+    Connection& connection;
+    bool done = false;
+    ~DropUnlessDone() {
+      if (!done) connection.drop();
+    }
+  } guard{*this};
+  const int err = call_in_flight(request, can_park, reply);
+  guard.done = true;
+  return err;
+}
+
+int Connection::call_in_flight(const proto::Request& request, bool can_park,
+                               proto::Reply& reply) {
+  int err = ensure();
+  if (err != 0) return err;
+  bool resent_after_stale = false;
+  std::optional<Clock::time_point> restart_deadline;
+  for (;;) {
+    const std::uint64_t id = next_request_id_++;
+    out_.clear();
+    proto::encode_request(id, thread_caps_flags(), request, out_);
+    if (out_.size() - proto::kHeaderBytes > hello_.max_frame_bytes) return EMSGSIZE;
+
+    bool sent_anything = false;
+    if (send_all(out_, sent_anything) != 0) {
+      drop();
+      // Refused before a byte went out: the daemon closed this connection before the
+      // request and never saw it, so sending it on a new connection is no retry.
+      if (!sent_anything && !resent_after_stale) {
+        resent_after_stale = true;
+        err = connect_and_hello();
+        if (err != 0) return err;
+        continue;
+      }
+      return ECONNRESET;
+    }
+
+    bool cancelled = false;
+    err = await_reply(id, proto::opcode_of(request), can_park, -1, reply, cancelled);
+    if (err != 0) return err;
+    if (drop_after_call_) drop();
+    if (status_of(reply) != proto::kStatusShuttingDown) return 0;
+
+    // The daemon is stopping and did not execute the call (SEMANTICS.md 8.14): issue it
+    // again to the next daemon, unless a signal already ended the wait.
+    drop();
+    if (cancelled) return EINTR;
+    if (!restart_deadline) restart_deadline = Clock::now() + kReconnectWait;
+    err = reconnect_after_shutdown(can_park, *restart_deadline);
+    if (err != 0) return err;
+  }
+}
+
+}  // namespace sysvmq::detail

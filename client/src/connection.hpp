@@ -1,0 +1,95 @@
+// connection.hpp: one connection to sysvmqd, owned by one thread of one process — the
+// transport under both the C and the C++ API: connect + HELLO, identity checks, the
+// calling thread's capabilities, the wait for a reply with CANCEL on EINTR, and the
+// reconnect-and-reissue after a graceful daemon stop.
+// Not here: what a call means or how caller memory is copied (calls.cpp, c_api.cpp).
+// Not thread-safe: the C API keeps one per thread (thread_local), a Client owns one.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "proto/codec.hpp"
+
+namespace sysvmq::detail {
+
+// The socket path for a connection without an explicit one: $SYSVMQ_SOCKET (ignored in
+// secure-execution mode, i.e. setuid programs), else kDefaultSocketPath.
+inline constexpr const char* kDefaultSocketPath = "/run/sysvmq/sysvmq.sock";
+const char* default_socket_path();
+
+// errno-style results beyond the SysV ones.
+//   ECONNREFUSED  the daemon could not be reached (connect or HELLO failed)
+//   ECONNRESET    the connection was lost while a call was in flight
+//   EPROTO        the daemon's answer broke the protocol; the connection is dropped
+//   EMSGSIZE      the request does not fit in the daemon's max_frame_bytes
+class Connection {
+ public:
+  Connection() = default;
+  explicit Connection(std::string socket_path) : explicit_path_(std::move(socket_path)) {}
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Makes the connection usable for a call by this thread now: drops one inherited
+  // through fork(), one opened under other credentials (SEMANTICS.md Rule 5.4.2) or one
+  // the daemon has closed since the last call, and connects if needed.
+  // 0 or ECONNREFUSED.
+  int ensure();
+
+  // Issues `request` and waits for its reply. 0 with `reply` set (its status may be any
+  // SysV answer), or an errno from the list above, or EINTR when `can_park` and a signal
+  // handler ran while the daemon still had the call parked (SEMANTICS.md 8.1). Calls
+  // that cannot park never return EINTR. A reply "shutting down" makes it reconnect,
+  // waiting up to kReconnectWait, and issue the request again (SEMANTICS.md 8.14).
+  int call(const proto::Request& request, bool can_park, proto::Reply& reply);
+
+  // Valid after a successful ensure() or call().
+  const proto::HelloReply& hello() const { return hello_; }
+
+  // The path used by the last connection attempt and, when it failed, connect's errno
+  // (for the shim's one-line diagnostic).
+  const std::string& last_path() const { return last_path_; }
+  int last_connect_errno() const { return last_connect_errno_; }
+  std::string socket_path() const;
+
+  bool connected() const { return fd_ >= 0; }
+
+  // Closes the socket (the daemon drops whatever this connection had parked).
+  void drop();
+
+ private:
+  int call_in_flight(const proto::Request& request, bool can_park, proto::Reply& reply);
+  int connect_and_hello();
+  int send_all(const proto::Bytes& bytes, bool& sent_anything);
+  int send_cancel(std::uint64_t request_id);
+  // timeout_ms < 0: no timeout. `cancelled` is set once a CANCEL went out.
+  int await_reply(std::uint64_t request_id, proto::Opcode opcode, bool can_park,
+                  int timeout_ms, proto::Reply& reply, bool& cancelled);
+  int reconnect_after_shutdown(bool can_park,
+                               std::chrono::steady_clock::time_point deadline);
+  bool identity_changed() const;
+  void record_identity();
+  bool peer_gone();
+
+  std::string explicit_path_;
+  int fd_ = -1;
+  unsigned fork_generation_ = 0;
+  pid_t pid_ = 0;
+  uid_t euid_ = 0;
+  gid_t egid_ = 0;
+  std::vector<gid_t> groups_;
+  proto::HelloReply hello_;
+  std::uint64_t next_request_id_ = 1;
+  proto::FrameDecoder decoder_{proto::kClientMaxReplyBytes};
+  proto::Bytes out_;
+  bool drop_after_call_ = false;  // a CANCEL could not be sent whole
+  std::string last_path_;
+  int last_connect_errno_ = 0;
+};
+
+}  // namespace sysvmq::detail

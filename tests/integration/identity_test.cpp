@@ -1,0 +1,97 @@
+// identity_test.cpp: the daemon judges each call by the calling thread's ids and
+// capabilities at that moment, as the kernel does — the library reconnects when the
+// thread's euid/egid/groups changed (SEMANTICS.md Rule 5.4.2) and sends the thread's
+// effective capabilities with every call (Rule 5.4.6). Needs root; skipped otherwise.
+#include <gtest/gtest.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
+#include <sysvmq/sysvmq.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include "tests/integration/integration_util.hpp"
+#include "tests/support/daemon_fixture.hpp"
+
+namespace sysvmq::test {
+namespace {
+
+constexpr uid_t kNobody = 65534;
+
+// Per-thread credential changes: the raw syscalls, not glibc's process-wide wrappers.
+long thread_seteuid(uid_t euid) {
+  return ::syscall(SYS_setresuid, static_cast<uid_t>(-1), euid, static_cast<uid_t>(-1));
+}
+
+bool thread_drop_effective_cap(int cap) {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3]{};
+  if (::syscall(SYS_capget, &header, data) != 0) return false;
+  data[cap / 32].effective &= ~(1u << (cap % 32));
+  return ::syscall(SYS_capset, &header, data) == 0;
+}
+
+class IdentityTest : public DaemonTest {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+    DaemonTest::SetUp();
+  }
+};
+
+TEST_F(IdentityTest, ThreadThatChangesItsEuidIsJudgedByTheNewOne) {
+  Queue q(0600);  // root's, no access for others
+  ASSERT_GE(q.id(), 0);
+  const MsgBuf out = make_msg(1, "x");
+  int as_nobody_send = 0;
+  int as_nobody_errno = 0;
+  int created_by_nobody = -1;
+  int back_to_root_send = -1;
+  std::thread t([&] {
+    struct msqid_ds ds;
+    sysvmq_msgctl(q.id(), IPC_STAT, &ds);  // connected as root first
+    if (thread_seteuid(kNobody) != 0) return;
+    as_nobody_send = sysvmq_msgsnd(q.id(), &out, 1, IPC_NOWAIT);
+    as_nobody_errno = errno;
+    created_by_nobody = sysvmq_msgget(IPC_PRIVATE, 0600);
+    if (thread_seteuid(0) != 0) return;
+    back_to_root_send = sysvmq_msgsnd(q.id(), &out, 1, IPC_NOWAIT);
+  });
+  t.join();
+  EXPECT_EQ(as_nobody_send, -1);
+  EXPECT_EQ(as_nobody_errno, EACCES) << std::strerror(as_nobody_errno);
+  EXPECT_EQ(back_to_root_send, 0);
+  ASSERT_GE(created_by_nobody, 0);
+  struct msqid_ds ds;
+  ASSERT_EQ(sysvmq_msgctl(created_by_nobody, IPC_STAT, &ds), 0);
+  EXPECT_EQ(ds.msg_perm.cuid, kNobody);
+  sysvmq_msgctl(created_by_nobody, IPC_RMID, nullptr);
+}
+
+TEST_F(IdentityTest, ThreadThatDropsCapIpcOwnerLosesItAtOnce) {
+  Queue q(0000);  // only CAP_IPC_OWNER gets in
+  ASSERT_GE(q.id(), 0);
+  const MsgBuf out = make_msg(1, "x");
+  ASSERT_EQ(sysvmq_msgsnd(q.id(), &out, 1, IPC_NOWAIT), 0) << std::strerror(errno);
+  int result = 0;
+  int err = 0;
+  bool dropped = false;
+  std::thread t([&] {
+    struct msqid_ds ds;
+    sysvmq_msgctl(q.id(), IPC_STAT, &ds);  // connected while holding the capability
+    dropped = thread_drop_effective_cap(CAP_IPC_OWNER);
+    result = sysvmq_msgsnd(q.id(), &out, 1, IPC_NOWAIT);
+    err = errno;
+  });
+  t.join();
+  ASSERT_TRUE(dropped);
+  EXPECT_EQ(result, -1);
+  EXPECT_EQ(err, EACCES) << std::strerror(err);
+  // This thread still holds it.
+  EXPECT_EQ(sysvmq_msgsnd(q.id(), &out, 1, IPC_NOWAIT), 0);
+}
+
+}  // namespace
+}  // namespace sysvmq::test
