@@ -1,5 +1,7 @@
 // daemon_process.hpp: runs build/bin/sysvmqd as a child process for tests that judge the
-// daemon from outside — its exit status, its stderr, its socket file, its signals.
+// daemon from outside — its exit status, its stderr, its socket file, its signals, its
+// environment (LISTEN_FDS, NOTIFY_SOCKET). For "a daemon to talk to", use
+// tests/support/daemon_fixture.hpp instead.
 // Also RawConnection: frames written by hand, for malformed-input tests.
 #pragma once
 
@@ -23,6 +25,7 @@
 #include <vector>
 
 #include "proto/codec.hpp"
+#include "tests/support/daemon_fixture.hpp"  // can_connect
 
 namespace sysvmq::test {
 
@@ -42,16 +45,6 @@ class TempDir {
  private:
   std::string path_;
 };
-
-inline bool can_connect(const std::string& path) {
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un a{};
-  a.sun_family = AF_UNIX;
-  std::strncpy(a.sun_path, path.c_str(), sizeof(a.sun_path) - 1);
-  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
-  ::close(fd);
-  return ok;
-}
 
 // Polls `pred` every millisecond for up to `limit`; the condition, not the time, is
 // what the test waits on.
