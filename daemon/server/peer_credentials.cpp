@@ -18,6 +18,12 @@ namespace {
 constexpr int kCapIpcOwner = 15;
 constexpr int kCapSysAdmin = 21;
 constexpr int kCapSysResource = 24;
+// pid_ns of a peer in a nested pid namespace whose id the daemon may not read: a
+// stand-in unique to that process, so it sees its own pid as it knows it (LTP compares
+// msg_lspid with getpid()), and other processes of its namespace see 0.
+std::uint64_t unknown_pid_namespace(pid_t host_pid) {
+  return (std::uint64_t{1} << 63) | static_cast<std::uint64_t>(host_pid);
+}
 
 bool same_inode(const std::string& a, const std::string& b) {
   struct stat sa {}, sb {};
@@ -30,10 +36,33 @@ std::uint64_t inode_of(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_ino) : 0;
 }
 
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return in ? s.str() : std::string();
+}
+
+// Whether the peer shares the daemon's user namespace. The ns link needs ptrace access
+// to the peer, which an unprivileged daemon (the system service) lacks for other users'
+// processes; then identical uid and gid maps (world-readable) stand in for it. A process
+// can only write an identity map for a new namespace if it already holds CAP_SETUID and
+// CAP_SETGID over the daemon's, so the stand-in grants nothing that was not there.
+bool same_user_namespace(const std::string& proc) {
+  struct stat peer {}, self {};
+  if (::stat((proc + "/ns/user").c_str(), &peer) == 0 && ::stat("/proc/self/ns/user", &self) == 0)
+    return peer.st_ino == self.st_ino && peer.st_dev == self.st_dev;
+  const std::string uid_map = read_file(proc + "/uid_map");
+  const std::string gid_map = read_file(proc + "/gid_map");
+  return !uid_map.empty() && uid_map == read_file("/proc/self/uid_map") &&
+         gid_map == read_file("/proc/self/gid_map");
+}
+
 struct ProcStatus {
   bool ok = false;
   std::uint64_t cap_eff = 0;
   std::int32_t ns_pid = 0;  // last NSpid entry: the pid inside its own namespace
+  int ns_depth = 0;         // NSpid entries: 1 = the daemon's pid namespace (its /proc)
 };
 
 ProcStatus read_status(pid_t pid) {
@@ -49,7 +78,10 @@ ProcStatus read_status(pid_t pid) {
     } else if (line.rfind("NSpid:", 0) == 0) {
       std::istringstream fields(line.substr(6));
       std::int32_t v = 0;
-      while (fields >> v) st.ns_pid = v;
+      while (fields >> v) {
+        st.ns_pid = v;
+        ++st.ns_depth;
+      }
     }
   }
   st.ok = have_cap;
@@ -95,12 +127,15 @@ bool read_peer_credentials(int fd, const CredentialPolicy& policy, PeerCredentia
   const std::string proc = "/proc/" + std::to_string(cred.pid);
   out.proc_readable = status.ok;
   if (status.ok) {
-    if (!same_inode(proc + "/ns/pid", "/proc/self/ns/pid")) {
-      c.process.pid_ns = inode_of(proc + "/ns/pid");
+    if (status.ns_depth > 1 && !same_inode(proc + "/ns/pid", "/proc/self/ns/pid")) {
+      // A nested pid namespace (Rule 6.5). Without access to its ns link (an
+      // unprivileged daemon) the namespace cannot be named: see unknown_pid_namespace.
+      const std::uint64_t ns = inode_of(proc + "/ns/pid");
+      c.process.pid_ns = ns != 0 ? ns : unknown_pid_namespace(cred.pid);
       if (status.ns_pid > 0) c.process.local_pid = status.ns_pid;
     }
     // Capabilities count only in the user namespace that owns the daemon's (Rule 5.3).
-    if (same_inode(proc + "/ns/user", "/proc/self/ns/user")) {
+    if (same_user_namespace(proc)) {
       core::Capabilities caps;
       if (status.cap_eff & (1ull << kCapIpcOwner)) caps = caps.with(core::Capability::ipc_owner);
       if (status.cap_eff & (1ull << kCapSysAdmin)) caps = caps.with(core::Capability::sys_admin);
