@@ -16,14 +16,20 @@
 #include "client/src/connection.hpp"
 #include "client/src/user_memory.hpp"
 
+namespace sysvmq::detail {
+
+Connection& c_api_connection() {
+  thread_local Connection connection;
+  return connection;
+}
+
+}  // namespace sysvmq::detail
+
 namespace {
 
 using sysvmq::detail::Connection;
 
-Connection& thread_connection() {
-  thread_local Connection connection;
-  return connection;
-}
+Connection& thread_connection() { return sysvmq::detail::c_api_connection(); }
 
 // `p + off` without pointer arithmetic on what may be a bad pointer.
 const void* offset(const void* p, std::size_t off) {

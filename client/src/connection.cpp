@@ -1,13 +1,16 @@
 // connection.cpp: the transport of libsysvmq — see connection.hpp.
 // Ids, groups and capabilities are read with raw syscalls: another preload library
 // (fakeroot) may wrap geteuid() and friends, and what must match is what the kernel
-// reports to the daemon through SO_PEERCRED.
+// reports to the daemon through SO_PEERCRED. So is the identity of our socket (statx,
+// fstat): fakeroot wraps those too.
 #include "client/src/connection.hpp"
 
+#include <fcntl.h>
 #include <linux/capability.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -34,6 +37,51 @@ constexpr int kReconnectStepMs = 50;
 constexpr int kHelloTimeoutMs = 10000;
 constexpr std::size_t kReadChunk = 64 * 1024;
 
+// ---- our sockets and their identity ------------------------------------------------
+// A program may close a descriptor it does not own — fakeroot's faked closes every one
+// after fork(), others close a range and open files — and the number then names some
+// other file. Each socket is remembered with the device and inode it had when it was
+// opened, and a number is used, polled or closed only while it still names that socket.
+
+// The identity of whatever `fd` names now, with raw syscalls; false when it is closed
+// or the kernel would not say.
+bool read_fd_identity(int fd, FdIdentity& out) {
+  struct statx stx {};
+  if (::syscall(SYS_statx, fd, "", AT_EMPTY_PATH, STATX_INO, &stx) == 0) {
+    out.dev = (static_cast<std::uint64_t>(stx.stx_dev_major) << 32) | stx.stx_dev_minor;
+    out.ino = stx.stx_ino;
+    out.known = true;
+    return true;
+  }
+#if defined(SYS_fstat) && (defined(__x86_64__) || defined(__aarch64__))
+  // Kernels before 4.11, or a seccomp filter that refuses statx; on these ABIs the
+  // kernel's struct stat is glibc's.
+  if (errno == ENOSYS || errno == EPERM) {
+    struct stat st {};
+    if (::syscall(SYS_fstat, fd, &st) == 0) {
+      out.dev = static_cast<std::uint64_t>(st.st_dev);
+      out.ino = static_cast<std::uint64_t>(st.st_ino);
+      out.known = true;
+      return true;
+    }
+  }
+#endif
+  return false;
+}
+
+// True while `fd` still names the socket whose identity was recorded as `id` (always,
+// when none could be recorded).
+bool names_socket(int fd, const FdIdentity& id) {
+  if (!id.known) return true;
+  FdIdentity now;
+  return read_fd_identity(fd, now) && now.dev == id.dev && now.ino == id.ino;
+}
+
+struct ListedSocket {
+  int fd;
+  FdIdentity id;
+};
+
 // ---- fork -----------------------------------------------------------------------------
 // Every socket of every Connection in the process, so that the child of fork() closes
 // the ones it inherited (SEMANTICS.md 8.3: an inherited copy would keep a dead parent's
@@ -42,18 +90,23 @@ constexpr std::size_t kReadChunk = 64 * 1024;
 // the list consistent. A socket is created and closed under the mutex: no fork can see
 // one that is open but not listed, or listed but already closed.
 pthread_mutex_t g_fds_mutex = PTHREAD_MUTEX_INITIALIZER;
-std::vector<int>* g_fds = nullptr;  // allocated once, never freed (used until exit)
+std::vector<ListedSocket>* g_fds = nullptr;  // allocated once, never freed (used until exit)
 std::atomic<unsigned> g_fork_generation{0};
 
 void before_fork() { pthread_mutex_lock(&g_fds_mutex); }
 void after_fork_in_parent() { pthread_mutex_unlock(&g_fds_mutex); }
 void after_fork_in_child() {
+  const int saved_errno = errno;  // fork() succeeded; the child's errno is the parent's
   if (g_fds != nullptr) {
-    for (int fd : *g_fds) ::close(fd);
+    // A listed number the program has since given to another file stays open.
+    for (const ListedSocket& s : *g_fds) {
+      if (names_socket(s.fd, s.id)) ::close(s.fd);
+    }
     g_fds->clear();
   }
   g_fork_generation.fetch_add(1, std::memory_order_release);
   pthread_mutex_unlock(&g_fds_mutex);
+  errno = saved_errno;
 }
 
 void register_atfork_once() {
@@ -73,20 +126,38 @@ class FdsLock {
   FdsLock& operator=(const FdsLock&) = delete;
 };
 
-// A listed SOCK_CLOEXEC stream socket, or -1 with errno.
-int open_listed_socket() {
+// A listed SOCK_CLOEXEC stream socket, its identity and the fork generation it belongs
+// to (read under the same lock, so a fork() cannot fall in between), or -1 with errno.
+int open_listed_socket(FdIdentity& id, unsigned& generation) {
   FdsLock lock;
-  if (g_fds == nullptr) g_fds = new std::vector<int>();
+  generation = g_fork_generation.load(std::memory_order_acquire);
+  if (g_fds == nullptr) g_fds = new std::vector<ListedSocket>();
   g_fds->reserve(g_fds->size() + 1);  // the only allocation; before the socket exists
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd >= 0) g_fds->push_back(fd);
+  if (fd >= 0) {
+    const int saved_errno = errno;
+    id = FdIdentity{};
+    read_fd_identity(fd, id);
+    errno = saved_errno;
+    g_fds->push_back(ListedSocket{fd, id});
+  }
   return fd;
 }
 
-void close_listed_socket(int fd) {
+// Unlists the socket (fd, id); closes it only if `fd` still names it.
+void close_listed_socket(int fd, const FdIdentity& id, bool close_it = true) {
   FdsLock lock;
-  if (g_fds != nullptr) std::erase(*g_fds, fd);
-  ::close(fd);
+  bool listed = false;
+  if (g_fds != nullptr) {
+    const auto it = std::find_if(g_fds->begin(), g_fds->end(), [&](const ListedSocket& s) {
+      return s.fd == fd && s.id.known == id.known && s.id.dev == id.dev && s.id.ino == id.ino;
+    });
+    if (it != g_fds->end()) {
+      g_fds->erase(it);
+      listed = true;
+    }
+  }
+  if (close_it && listed && names_socket(fd, id)) ::close(fd);
 }
 
 // ---- identity -------------------------------------------------------------------------
@@ -136,6 +207,13 @@ bool sleep_ms(int ms) { return ::poll(nullptr, 0, ms) >= 0 || errno != EINTR; }
 
 }  // namespace
 
+bool is_own_socket(int fd) {
+  FdsLock lock;
+  if (g_fds == nullptr) return false;
+  return std::any_of(g_fds->begin(), g_fds->end(),
+                     [&](const ListedSocket& s) { return s.fd == fd && names_socket(fd, s.id); });
+}
+
 const char* default_socket_path() {
   // secure_getenv: a setuid program must not be pointed at a daemon of the caller's.
   const char* path = ::secure_getenv("SYSVMQ_SOCKET");
@@ -153,7 +231,7 @@ void Connection::drop() {
     // After fork() the child's handler has closed it already, and the number may now
     // belong to something else.
     if (fork_generation_ == g_fork_generation.load(std::memory_order_acquire)) {
-      close_listed_socket(fd_);
+      close_listed_socket(fd_, fd_id_);
     }
     fd_ = -1;
   }
@@ -165,10 +243,16 @@ void Connection::record_identity() {
   euid_ = raw_geteuid();
   egid_ = raw_getegid();
   if (!raw_getgroups(groups_)) groups_.clear();
+  caps_ = thread_caps_flags();
 }
 
 bool Connection::identity_changed() const {
   if (raw_geteuid() != euid_ || raw_getegid() != egid_) return true;
+  // Rule 5.4.6: per call the daemon honours only what it verified at connect, narrowed
+  // by the flags; a thread that has since raised a capability again (capset from its
+  // permitted set) must be verified anew, or it would stay refused where the kernel
+  // lets it in.
+  if ((thread_caps_flags() & ~caps_) != 0) return true;
   gid_t small[64];
   const long n = ::syscall(SYS_getgroups, 64, small);
   if (n >= 0) {
@@ -190,6 +274,12 @@ int Connection::ensure() {
   if (fd_ >= 0) {
     if (fork_generation_ != g_fork_generation.load(std::memory_order_acquire)) {
       fd_ = -1;  // inherited through fork(); after_fork_in_child() closed it
+      drop();
+    } else if (!names_socket(fd_, fd_id_)) {
+      // The program closed our socket, and the number may now name another file: never
+      // write to it, poll it or close it; forget it and connect anew.
+      close_listed_socket(fd_, fd_id_, /*close_it=*/false);
+      fd_ = -1;
       drop();
     } else if (pid_ != raw_getpid()) {
       drop();  // a child made without fork()'s handlers (raw clone): close our copy
@@ -215,27 +305,26 @@ int Connection::connect_and_hello() {
   std::memcpy(addr.sun_path, last_path_.data(), last_path_.size());
 
   for (;;) {
-    const int fd = open_listed_socket();
+    const int fd = open_listed_socket(fd_id_, fork_generation_);
     if (fd < 0) {
       last_connect_errno_ = errno;
       return ECONNREFUSED;
     }
+    // Ours from here on, so that a thread cancelled inside connect() closes it on its
+    // way out (call()'s guard, or the thread's own Connection going away).
+    fd_ = fd;
+    pid_ = raw_getpid();
     // The daemon snapshots the ids of the thread calling connect() (Rule 5.4); taking
     // ours first means a change in between is seen by the next identity check.
     record_identity();
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) {
-      fd_ = fd;
-      break;
-    }
+    if (::connect(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) break;
     const int err = errno;
-    close_listed_socket(fd);
+    drop();
     if (err == EINTR) continue;  // the socket's state is unclear after EINTR: start over
     // ENOENT (no socket file) and ECONNREFUSED (no listener) both mean "no daemon".
     last_connect_errno_ = err;
     return ECONNREFUSED;
   }
-  fork_generation_ = g_fork_generation.load(std::memory_order_acquire);
-  pid_ = raw_getpid();
   last_connect_errno_ = 0;
 
   const std::uint64_t id = next_request_id_++;

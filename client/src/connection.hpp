@@ -22,6 +22,18 @@ namespace sysvmq::detail {
 inline constexpr const char* kDefaultSocketPath = "/run/sysvmq/sysvmq.sock";
 const char* default_socket_path();
 
+// The device and inode a descriptor named when it was recorded (`known` false when the
+// kernel would not say). A descriptor is ours only while it still names them.
+struct FdIdentity {
+  std::uint64_t dev = 0;
+  std::uint64_t ino = 0;
+  bool known = false;
+};
+
+// True when `fd` is a socket some Connection of this process opened and still owns (so
+// the shim never writes its diagnostic into one, when stderr was closed and reused).
+bool is_own_socket(int fd);
+
 // errno-style results beyond the SysV ones.
 //   ECONNREFUSED  the daemon could not be reached (connect or HELLO failed)
 //   ECONNRESET    the connection was lost while a call was in flight
@@ -37,7 +49,8 @@ class Connection {
 
   // Makes the connection usable for a call by this thread now: drops one inherited
   // through fork(), one opened under other credentials (SEMANTICS.md Rule 5.4.2) or one
-  // the daemon has closed since the last call, and connects if needed.
+  // the daemon has closed since the last call, forgets (without closing) one whose
+  // descriptor the program closed or reused for another file, and connects if needed.
   // 0 or ECONNREFUSED.
   int ensure();
 
@@ -78,11 +91,13 @@ class Connection {
 
   std::string explicit_path_;
   int fd_ = -1;
+  FdIdentity fd_id_;  // what fd_ named at connect
   unsigned fork_generation_ = 0;
   pid_t pid_ = 0;
   uid_t euid_ = 0;
   gid_t egid_ = 0;
   std::vector<gid_t> groups_;
+  std::uint16_t caps_ = 0;  // thread_caps_flags() at connect
   proto::HelloReply hello_;
   std::uint64_t next_request_id_ = 1;
   proto::FrameDecoder decoder_{proto::kClientMaxReplyBytes};
@@ -91,5 +106,9 @@ class Connection {
   std::string last_path_;
   int last_connect_errno_ = 0;
 };
+
+// The calling thread's connection of the C API (c_api.cpp); the preload shim reads its
+// last_path() and last_connect_errno() for its one-line diagnostic.
+Connection& c_api_connection();
 
 }  // namespace sysvmq::detail

@@ -143,7 +143,7 @@ void Server::handle_cancel(Session& s, const proto::FrameHeader& h) {
 }
 
 void Server::handle_admin(Session& s, const proto::FrameHeader& h, const proto::AdminRequest& r) {
-  s.send(h.request_id, answer_admin(*this, r.json));
+  s.send(h.request_id, answer_admin(*this, caller_for(s, h.flags), r.json));
 }
 
 }  // namespace sysvmq::server

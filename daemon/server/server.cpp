@@ -189,6 +189,12 @@ void Server::settle_pending_input(Session& current) {
   settling_ = false;
 }
 
+void Server::set_limits(const proto::Limits& limits, const core::Caller& by) {
+  registry_.set_limits(limits);
+  log()->info("limits set by ADMIN: msgmax {}, msgmnb {}, msgmni {} (uid={} pid={})",
+              limits.msgmax, limits.msgmnb, limits.msgmni, by.uid, by.process.host_pid);
+}
+
 core::Caller Server::caller_for(const Session& s, std::uint16_t flags) const {
   core::Caller c = s.peer().caller;
   if (flags & proto::kFlagCaps) {

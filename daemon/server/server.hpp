@@ -51,6 +51,9 @@ class Server {
   void on_session_closed(Session& s, std::deque<std::pair<int, core::Message>> unsent);
   void cancel_parked(Session& s);
 
+  // ADMIN set_limits (stats.cpp): Rule 1.11, later calls only; logged with `by`.
+  void set_limits(const proto::Limits& limits, const core::Caller& by);
+
   // ---- introspection (admin answers, tests) ----
   const core::Registry& registry() const { return registry_; }
   const ServerOptions& options() const { return options_; }

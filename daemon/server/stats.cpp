@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <climits>
+
 #include <nlohmann/json.hpp>
 
 #include "daemon/server/server.hpp"
@@ -70,14 +72,50 @@ json limits_json(const Server& s) {
               {"max_frame_bytes", o.max_frame_bytes}};
 }
 
-proto::AdminReply error_reply(const std::string& why) {
-  return proto::AdminReply{static_cast<std::int32_t>(proto::Errc::einval),
-                           json{{"error", why}}.dump(-1, ' ', false, json::error_handler_t::replace)};
+proto::AdminReply error_reply(const std::string& why, proto::Errc errc = proto::Errc::einval) {
+  return proto::AdminReply{
+      static_cast<std::int32_t>(errc),
+      json{{"error", why}}.dump(-1, ' ', false, json::error_handler_t::replace)};
+}
+
+// {"op":"set_limits", "msgmax":N, "msgmnb":N, "msgmni":N}, any subset of the three;
+// the others keep their values. Checked as the config file's "limits" are
+// (daemon/config.cpp); nothing changes unless every value is good.
+proto::AdminReply answer_set_limits(Server& server, const core::Caller& who, const json& req) {
+  // The kernel's sysctls belong to the namespace's administrator; here, CAP_SYS_ADMIN.
+  if (!who.caps.has(core::Capability::sys_admin))
+    return error_reply("set_limits needs CAP_SYS_ADMIN", proto::Errc::eperm);
+  proto::Limits limits = server.registry().limits();
+  for (const auto& [key, value] : req.items()) {
+    if (key == "op") continue;
+    std::int32_t* field = key == "msgmax"   ? &limits.msgmax
+                          : key == "msgmnb" ? &limits.msgmnb
+                          : key == "msgmni" ? &limits.msgmni
+                                            : nullptr;
+    if (field == nullptr)
+      return error_reply("set_limits: unknown key \"" + key + "\" (msgmax, msgmnb, msgmni)");
+    // Rule 1.11's bounds: 0..INT_MAX, and msgmni at most IPCMNI (32768).
+    const std::int64_t hi = key == "msgmni" ? proto::kIpcmni : INT_MAX;
+    if (!value.is_number_integer() || value.get<std::int64_t>() < 0 ||
+        value.get<std::int64_t>() > hi)
+      return error_reply("set_limits: \"" + key + "\" must be an integer between 0 and " +
+                         std::to_string(hi));
+    *field = static_cast<std::int32_t>(value.get<std::int64_t>());
+  }
+  const std::uint64_t need = static_cast<std::uint64_t>(limits.msgmax) + proto::kMsgsndFixedBytes;
+  if (need > server.options().max_frame_bytes)
+    return error_reply("set_limits: msgmax " + std::to_string(limits.msgmax) +
+                       " does not fit in max_frame_bytes " +
+                       std::to_string(server.options().max_frame_bytes));
+  server.set_limits(limits, who);
+  return proto::AdminReply{
+      proto::kStatusOk, limits_json(server).dump(-1, ' ', false, json::error_handler_t::replace)};
 }
 
 }  // namespace
 
-proto::AdminReply answer_admin(const Server& server, std::string_view request_json) {
+proto::AdminReply answer_admin(Server& server, const core::Caller& who,
+                               std::string_view request_json) {
   const json req = json::parse(request_json, nullptr, /*allow_exceptions=*/false);
   if (req.is_discarded() || !req.is_object()) return error_reply("request is not a JSON object");
   const auto op = req.find("op");
@@ -90,8 +128,10 @@ proto::AdminReply answer_admin(const Server& server, std::string_view request_js
     answer = queues_json(server);
   } else if (name == "limits") {
     answer = limits_json(server);
+  } else if (name == "set_limits") {
+    return answer_set_limits(server, who, req);
   } else {
-    return error_reply("unknown op \"" + name + "\" (stats, queues, limits)");
+    return error_reply("unknown op \"" + name + "\" (stats, queues, limits, set_limits)");
   }
   return proto::AdminReply{proto::kStatusOk, answer.dump(-1, ' ', false, json::error_handler_t::replace)};
 }

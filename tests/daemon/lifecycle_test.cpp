@@ -184,5 +184,34 @@ TEST(Lifecycle, SigtermAnswersAParkedCallerShuttingDown) {
   EXPECT_EQ(d.wait_exit(), 0) << d.log();
 }
 
+TEST(Lifecycle, AnUnprivilegedDaemonStillSeesItsPeersCapabilities) {
+  // The system service runs as a user of its own, which may not open other users'
+  // /proc/<pid>/ns links; the peer's uid/gid maps must stand in (Rule 5.4.4).
+  TempDir dir;
+  ASSERT_EQ(::chown(dir.path().c_str(), 65534, 65534), 0);
+  const auto sock = dir.file("s.sock");
+  DaemonProcess::Options o;
+  o.args = {"--socket", sock};
+  o.in_child = [] {
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(126);
+  };
+  DaemonProcess d(dir, o);
+  ASSERT_TRUE(eventually([&] { return can_connect(sock); })) << d.log();
+  RawConnection c(sock);
+  hello_ok(c);
+  // A mode-0000 queue of root's: only CAP_IPC_OWNER lets root write to it (Rule 5.1).
+  ASSERT_TRUE(c.send(proto::MsggetRequest{proto::kIpcPrivate, 0}, 2));
+  const int q = std::get<proto::MsggetReply>(c.receive()->second).msqid;
+  ASSERT_TRUE(c.send(proto::MsgsndRequest{q, proto::kIpcNowait, 1, 0, proto::TextState::present, {}}, 3));
+  EXPECT_EQ(std::get<proto::MsgsndReply>(c.receive()->second).status, 0);
+  // The same call with CAP_IPC_OWNER dropped for this call (Rule 5.4.6) is refused.
+  ASSERT_TRUE(c.write_all(c.frame(
+      proto::MsgsndRequest{q, proto::kIpcNowait, 1, 0, proto::TextState::present, {}}, 4,
+      proto::kFlagCaps | proto::kFlagCapSysAdmin)));
+  EXPECT_EQ(std::get<proto::MsgsndReply>(c.receive()->second).status,
+            static_cast<int>(proto::Errc::eacces));
+  EXPECT_EQ(d.terminate(), 0) << d.log();
+}
+
 }  // namespace
 }  // namespace sysvmq::test

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <linux/capability.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <sysvmq/sysvmq.h>
 #include <unistd.h>
 
@@ -91,6 +92,39 @@ TEST_F(IdentityTest, ThreadThatDropsCapIpcOwnerLosesItAtOnce) {
   EXPECT_EQ(err, EACCES) << std::strerror(err);
   // This thread still holds it.
   EXPECT_EQ(sysvmq_msgsnd(q.id(), &out, 1, IPC_NOWAIT), 0);
+}
+
+bool thread_raise_effective_cap(int cap) {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3]{};
+  if (::syscall(SYS_capget, &header, data) != 0) return false;
+  data[cap / 32].effective |= 1u << (cap % 32);
+  return ::syscall(SYS_capset, &header, data) == 0;
+}
+
+TEST_F(IdentityTest, ThreadThatRaisesCapIpcOwnerAgainHasItAtOnce) {
+  // Found by the daemon differential test: a process that connected without the
+  // capability and then took it back from its permitted set stayed refused, because
+  // the daemon honours only what it verified at connect (Rule 5.4.6). A child, so that
+  // the thread whose capabilities the daemon reads in /proc is the one that changes them.
+  Queue q(0000);  // only CAP_IPC_OWNER gets in
+  ASSERT_GE(q.id(), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const MsgBuf out = make_msg(1, "x");
+    if (!thread_drop_effective_cap(CAP_IPC_OWNER)) ::_exit(10);
+    // The child's first call connects, without the capability.
+    if (sysvmq_msgsnd(q.id(), &out, 1, IPC_NOWAIT) != -1 || errno != EACCES) ::_exit(11);
+    if (!thread_raise_effective_cap(CAP_IPC_OWNER)) ::_exit(12);
+    ::_exit(sysvmq_msgsnd(q.id(), &out, 1, IPC_NOWAIT) == 0 ? 0 : 13);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0)
+      << "10/12: capset failed; 11: not EACCES without the capability; 13: still refused "
+         "with it, as the kernel would not";
 }
 
 }  // namespace

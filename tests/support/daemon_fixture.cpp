@@ -55,17 +55,7 @@ bool Daemon::start(std::string& why, const std::vector<std::string>& extra_args)
     why = "no sysvmqd binary (build the sysvmqd target or set SYSVMQ_DAEMON)";
     return false;
   }
-  if (dir_.empty()) {
-    std::string templ = (std::filesystem::temp_directory_path() / "sysvmq-test-XXXXXX").string();
-    if (::mkdtemp(templ.data()) == nullptr) {
-      why = std::string("mkdtemp: ") + std::strerror(errno);
-      return false;
-    }
-    dir_ = templ;
-    // Reachable by every user, as /run/sysvmq is: tests switch to other ids.
-    ::chmod(dir_.c_str(), 0755);
-    socket_path_ = dir_ + "/sysvmq.sock";
-  }
+  if (!make_dir(why)) return false;
 
   std::vector<std::string> args = {binary, "--socket", socket_path_, "--log-level", "warn"};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
@@ -96,6 +86,20 @@ bool Daemon::start(std::string& why, const std::vector<std::string>& extra_args)
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  return true;
+}
+
+bool Daemon::make_dir(std::string& why) {
+  if (!dir_.empty()) return true;
+  std::string templ = (std::filesystem::temp_directory_path() / "sysvmq-test-XXXXXX").string();
+  if (::mkdtemp(templ.data()) == nullptr) {
+    why = std::string("mkdtemp: ") + std::strerror(errno);
+    return false;
+  }
+  dir_ = templ;
+  // Reachable by every user, as /run/sysvmq is: tests switch to other ids.
+  ::chmod(dir_.c_str(), 0755);
+  socket_path_ = dir_ + "/sysvmq.sock";
   return true;
 }
 

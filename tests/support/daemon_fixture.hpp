@@ -29,6 +29,10 @@ class Daemon {
   // false and `why` when it could not.
   bool start(std::string& why, const std::vector<std::string>& extra_args = {});
 
+  // Makes the directory now (start() does it otherwise), e.g. to put a --config file
+  // there before the first start. false and `why` when it could not.
+  bool make_dir(std::string& why);
+
   // SIGTERM (or `signo`), then waits for the process. Its wait status, or nullopt if
   // it was not running. The directory stays until remove_dir() or destruction.
   std::optional<int> stop(int signo = 15);

@@ -134,13 +134,13 @@ bool write_ipc_limits(const proto::Limits& limits) {
   return ok && read_ipc_limits() == proto::Limits{limits.msgmax, limits.msgmnb, limits.msgmni, 0};
 }
 
-// ---------------------------------------------------------------- kernel backend
+// ---------------------------------------------------------------- calls backends
 
-OpResult KernelBackend::msgget(std::int32_t key, int msgflg) {
-  return from_syscall(syscall(SYS_msgget, static_cast<key_t>(key), msgflg));
+OpResult CallsBackend::msgget(std::int32_t key, int msgflg) {
+  return from_syscall(calls_.msgget(static_cast<key_t>(key), msgflg));
 }
 
-OpResult KernelBackend::msgsnd(const SndArgs& a) {
+OpResult CallsBackend::msgsnd(const SndArgs& a) {
   void* msgp = nullptr;
   if (a.text_fault) {
     msgp = text_fault_msgp();
@@ -151,16 +151,15 @@ OpResult KernelBackend::msgsnd(const SndArgs& a) {
     std::memcpy(b.text, a.text.data(), std::min(a.text.size(), kMaxTestMessage));
     msgp = &b;
   }
-  // A negative msgsz reaches the kernel as a huge size_t, as from a C caller.
-  return from_syscall(
-      syscall(SYS_msgsnd, a.msqid, msgp, static_cast<std::size_t>(a.msgsz), a.msgflg));
+  // A negative msgsz arrives as a huge size_t, as from a C caller.
+  return from_syscall(calls_.msgsnd(a.msqid, msgp, static_cast<std::size_t>(a.msgsz), a.msgflg));
 }
 
-OpResult KernelBackend::msgrcv(const RcvArgs& a) {
+OpResult CallsBackend::msgrcv(const RcvArgs& a) {
   MsgBuffer& b = scratch();
-  b.mtype = LONG_MIN;  // shows whether the kernel wrote mtype
-  OpResult r = from_syscall(syscall(SYS_msgrcv, a.msqid, &b, static_cast<std::size_t>(a.msgsz),
-                                    static_cast<long>(a.msgtyp), a.msgflg));
+  b.mtype = LONG_MIN;  // shows whether the call wrote mtype
+  OpResult r = from_syscall(calls_.msgrcv(a.msqid, &b, static_cast<std::size_t>(a.msgsz),
+                                          static_cast<long>(a.msgtyp), a.msgflg));
   if (r.ret >= 0) {
     r.mtype = b.mtype;
     r.data.assign(b.text,
@@ -169,13 +168,13 @@ OpResult KernelBackend::msgrcv(const RcvArgs& a) {
   return r;
 }
 
-OpResult KernelBackend::msgctl(const CtlArgs& a) {
+OpResult CallsBackend::msgctl(const CtlArgs& a) {
   union {
     struct msqid_ds ds;
     struct msginfo info;
   } buf;
   std::memset(&buf, 0, sizeof buf);
-  void* p = &buf;
+  struct msqid_ds* p = &buf.ds;
   if (a.cmd == proto::kIpcSet) {
     if (a.set) {
       buf.ds.msg_perm.uid = a.set->uid;
@@ -186,11 +185,30 @@ OpResult KernelBackend::msgctl(const CtlArgs& a) {
       p = nullptr;
     }
   }
-  OpResult r = from_syscall(syscall(SYS_msgctl, a.msqid, a.cmd, p));
+  OpResult r = from_syscall(calls_.msgctl(a.msqid, a.cmd, p));
   if (r.ret >= 0 && fills_ds(a.cmd)) r.ds = from_kernel(buf.ds);
   if (r.ret >= 0 && fills_info(a.cmd)) r.info = from_kernel(buf.info);
   return r;
 }
+
+namespace {
+
+// The kernel's calls, without glibc's wrappers in between.
+int raw_msgget(key_t key, int msgflg) { return static_cast<int>(syscall(SYS_msgget, key, msgflg)); }
+int raw_msgsnd(int msqid, const void* msgp, std::size_t msgsz, int msgflg) {
+  return static_cast<int>(syscall(SYS_msgsnd, msqid, msgp, msgsz, msgflg));
+}
+ssize_t raw_msgrcv(int msqid, void* msgp, std::size_t msgsz, long msgtyp, int msgflg) {
+  return static_cast<ssize_t>(syscall(SYS_msgrcv, msqid, msgp, msgsz, msgtyp, msgflg));
+}
+int raw_msgctl(int msqid, int cmd, struct msqid_ds* buf) {
+  return static_cast<int>(syscall(SYS_msgctl, msqid, cmd, buf));
+}
+
+}  // namespace
+
+KernelBackend::KernelBackend()
+    : CallsBackend("kernel", MsgCalls{raw_msgget, raw_msgsnd, raw_msgrcv, raw_msgctl}) {}
 
 // ---------------------------------------------------------------- core backend
 

@@ -1,7 +1,8 @@
 // kernel_oracle.hpp: the same msgget/msgsnd/msgrcv/msgctl calls made on different
 // backends — the Linux kernel (raw syscalls of this thread, inside a private IPC
 // namespace) and a core::Registry — with answers in one comparable shape (OpResult).
-// A later daemon backend (the client library over a socket) implements MsgBackend too.
+// The daemon's backend (libsysvmq's C API, daemon_backend.hpp) shares CallsBackend with
+// the kernel's, so both see the very same buffers and unreadable pages.
 // Also: entering a private IPC namespace, its limits, and waiting for a kernel task to
 // park in msgsnd/msgrcv.
 // Not here: identities (identity.hpp), calls that park (parked_calls.hpp).
@@ -21,6 +22,8 @@
 #include "daemon/core/registry.hpp"
 #include "proto/limits.hpp"
 #include "proto/sysv.hpp"
+
+struct msqid_ds;  // <sys/msg.h>
 
 namespace sysvmq::test {
 
@@ -84,15 +87,40 @@ class MsgBackend {
   virtual OpResult msgctl(const CtlArgs& a) = 0;
 };
 
-// The kernel, through raw syscalls (no libc wrapper in between) of the calling thread,
-// with its current credentials and IPC namespace. text.size() must stay <= kMaxTestMessage.
-class KernelBackend final : public MsgBackend {
+// msgget/msgsnd/msgrcv/msgctl with libc's signatures and errno convention (-1 and errno
+// on failure): the kernel's raw syscalls, or libsysvmq's sysvmq_msg* functions.
+struct MsgCalls {
+  int (*msgget)(key_t key, int msgflg);
+  int (*msgsnd)(int msqid, const void* msgp, std::size_t msgsz, int msgflg);
+  ssize_t (*msgrcv)(int msqid, void* msgp, std::size_t msgsz, long msgtyp, int msgflg);
+  int (*msgctl)(int msqid, int cmd, struct ::msqid_ds* buf);
+};
+
+// A backend reached through MsgCalls by the calling thread, as a C program calls libc:
+// msgbuf-shaped buffers, a real struct msqid_ds / msginfo, NULL for a missing IPC_SET
+// buffer, and an mtype followed by an unmapped page for SndArgs::text_fault.
+// text.size() must stay <= kMaxTestMessage.
+class CallsBackend : public MsgBackend {
  public:
-  std::string_view name() const override { return "kernel"; }
+  // `name` must outlive the backend (a string literal).
+  CallsBackend(std::string_view name, const MsgCalls& calls) : name_(name), calls_(calls) {}
+
+  std::string_view name() const override { return name_; }
   OpResult msgget(std::int32_t key, int msgflg) override;
   OpResult msgsnd(const SndArgs& a) override;
   OpResult msgrcv(const RcvArgs& a) override;
   OpResult msgctl(const CtlArgs& a) override;
+
+ private:
+  std::string_view name_;
+  MsgCalls calls_;
+};
+
+// The kernel, through raw syscalls (no libc wrapper in between) of the calling thread,
+// with its current credentials and IPC namespace.
+class KernelBackend final : public CallsBackend {
+ public:
+  KernelBackend();
 };
 
 // CLOCK_REALTIME_COARSE in whole seconds: the kernel's msg_*time clock (Rule 6.1).

@@ -131,7 +131,9 @@ class SYSVMQ_EXPORT Client {
   // msgctl(IPC_INFO) or msgctl(MSG_INFO).
   Result<Info> info(int cmd);
   // The daemon's ADMIN call: a JSON request ({"op":"stats"}, {"op":"queues"},
-  // {"op":"limits"}) and its JSON answer. A refused request gives its status (EINVAL).
+  // {"op":"limits"}, {"op":"set_limits",...}; proto/PROTOCOL.md) and its JSON answer.
+  // A refused request gives its status (EINVAL, or EPERM for set_limits without
+  // CAP_SYS_ADMIN).
   Result<std::string> admin(std::string_view json);
 
   // The socket path this client connects to (or did).
