@@ -42,5 +42,5 @@ echo
 echo "== php examples/php/msg_receive.php"
 sysvmq exec -- php examples/php/msg_receive.php
 echo
-echo "== sysvmq ls   (the queue is gone; the kernel's own table, ipcs -q, was never touched)"
+echo "== sysvmq ls   (the queue is gone; none of this used the kernel's table, which ipcs -q shows)"
 sysvmq ls
