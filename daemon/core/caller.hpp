@@ -45,12 +45,53 @@ struct ProcessRef {
   friend bool operator==(const ProcessRef&, const ProcessRef&) = default;
 };
 
+// A user namespace's uid_map or gid_map (user_namespaces(7)): ids `inside` ..
+// `inside + count - 1` of that namespace are `outside` .. of the daemon's.
+struct IdMapping {
+  std::uint32_t inside = 0;
+  std::uint32_t outside = 0;
+  std::uint32_t count = 0;
+};
+
+// How a caller's user namespace names ids. Empty maps: the daemon's own namespace,
+// where every id is itself.
+struct IdMaps {
+  std::vector<IdMapping> uid;
+  std::vector<IdMapping> gid;
+  bool identity() const { return uid.empty() && gid.empty(); }
+};
+
+// The overflow id the kernel shows for an id with no name in the reader's namespace
+// (/proc/sys/kernel/overflowuid, overflowgid).
+inline constexpr std::uint32_t kOverflowId = 65534;
+inline constexpr std::uint32_t kInvalidId = static_cast<std::uint32_t>(-1);
+
+// from_kuid_munged(): a daemon-side id as the namespace names it, else kOverflowId.
+inline std::uint32_t id_inside(const std::vector<IdMapping>& map, std::uint32_t outside) {
+  if (map.empty()) return outside;
+  for (const auto& m : map)
+    if (outside >= m.outside && outside - m.outside < m.count) return m.inside + (outside - m.outside);
+  return kOverflowId;
+}
+
+// make_kuid(): an id the namespace names, as the daemon knows it, else kInvalidId.
+inline std::uint32_t id_outside(const std::vector<IdMapping>& map, std::uint32_t inside) {
+  if (inside == kInvalidId) return kInvalidId;
+  if (map.empty()) return inside;
+  for (const auto& m : map)
+    if (inside >= m.inside && inside - m.inside < m.count) return m.outside + (inside - m.inside);
+  return kInvalidId;
+}
+
 struct Caller {
   std::uint32_t uid = 0;              // effective uid
   std::uint32_t gid = 0;              // effective gid (the kernel uses fsgid; Rule 5.4.3)
   std::vector<std::uint32_t> groups;  // supplementary groups
   ProcessRef process;
   Capabilities caps;
+  // The caller's user namespace: msqid_ds ids are shown, and IPC_SET's ids read, in its
+  // terms (uid, gid and groups above are always the daemon's view, from SO_PEERCRED).
+  IdMaps ids;
 
   // "In the group" of Rule 5.1: the effective gid or a supplementary group.
   bool in_group(std::uint32_t g) const {

@@ -11,10 +11,12 @@ Queue::Queue(int slot, const Perm& perm, std::uint64_t qbytes, TimePoint now)
 proto::MsqidDs Queue::stat(const Caller& reader) const {
   proto::MsqidDs ds;
   ds.key = perm_.key;
-  ds.uid = perm_.uid;
-  ds.gid = perm_.gid;
-  ds.cuid = perm_.cuid;
-  ds.cgid = perm_.cgid;
+  // Ids as the reader's user namespace names them (ipc64_perm is filled with
+  // from_kuid_munged/from_kgid_munged).
+  ds.uid = id_inside(reader.ids.uid, perm_.uid);
+  ds.gid = id_inside(reader.ids.gid, perm_.gid);
+  ds.cuid = id_inside(reader.ids.uid, perm_.cuid);
+  ds.cgid = id_inside(reader.ids.gid, perm_.cgid);
   ds.mode = perm_.mode;
   ds.seq = perm_.seq;
   ds.stime = to_time_t(stime_);

@@ -6,8 +6,6 @@
 namespace sysvmq::core {
 
 namespace {
-constexpr std::uint32_t kInvalidId = static_cast<std::uint32_t>(-1);  // uid_valid() fails
-
 std::int32_t cap_int(std::uint64_t v) {
   return static_cast<std::int32_t>(std::min<std::uint64_t>(v, INT_MAX));
 }
@@ -160,8 +158,13 @@ Outcome<MsgctlResult> Registry::ipc_set(const Caller& who, const MsgctlArgs& arg
   if (args.set->qbytes > static_cast<std::uint64_t>(std::max(ns_.limits().msgmnb, 0)) &&
       !who.caps.has(Capability::sys_resource))
     return Errc::eperm;
-  if (args.set->uid == kInvalidId || args.set->gid == kInvalidId) return Errc::einval;
-  q->ipc_set(*args.set, now, ns_);
+  // Step 5: the ids are the caller's namespace's; one that names nobody the daemon knows
+  // (or (uid_t)-1) fails uid_valid()/gid_valid().
+  proto::MsqidSet set = *args.set;
+  set.uid = id_outside(who.ids.uid, set.uid);
+  set.gid = id_outside(who.ids.gid, set.gid);
+  if (set.uid == kInvalidId || set.gid == kInvalidId) return Errc::einval;
+  q->ipc_set(set, now, ns_);
   return MsgctlResult{};
 }
 

@@ -58,6 +58,19 @@ bool same_user_namespace(const std::string& proc) {
          gid_map == read_file("/proc/self/gid_map");
 }
 
+// A uid_map/gid_map as the daemon reads it: "inside outside count" lines, where
+// `outside` is in the reader's (the daemon's) namespace. Empty when it matches the
+// daemon's own map, i.e. the peer names ids as the daemon does.
+std::vector<core::IdMapping> read_id_map(const std::string& path, const std::string& own_path) {
+  const std::string text = read_file(path);
+  if (text.empty() || text == read_file(own_path)) return {};
+  std::vector<core::IdMapping> map;
+  std::istringstream lines(text);
+  core::IdMapping m;
+  while (lines >> m.inside >> m.outside >> m.count) map.push_back(m);
+  return map;
+}
+
 struct ProcStatus {
   bool ok = false;
   std::uint64_t cap_eff = 0;
@@ -134,6 +147,10 @@ bool read_peer_credentials(int fd, const CredentialPolicy& policy, PeerCredentia
       c.process.pid_ns = ns != 0 ? ns : unknown_pid_namespace(cred.pid);
       if (status.ns_pid > 0) c.process.local_pid = status.ns_pid;
     }
+    // Ids the peer reads and writes through msqid_ds are its namespace's (rootless
+    // containers see their own root as 0, as with the kernel).
+    c.ids.uid = read_id_map(proc + "/uid_map", "/proc/self/uid_map");
+    c.ids.gid = read_id_map(proc + "/gid_map", "/proc/self/gid_map");
     // Capabilities count only in the user namespace that owns the daemon's (Rule 5.3).
     if (same_user_namespace(proc)) {
       core::Capabilities caps;
