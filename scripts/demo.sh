@@ -8,7 +8,11 @@ source scripts/lib/packages.sh
 
 ensure_packages "${BUILD_PACKAGES[@]}" php8.2-cli
 build_dir=${BUILD_DIR:-build}
-cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYSVMQ_BUILD_TESTS=OFF >/dev/null
+# A fresh build needs no test framework for the demo; an existing one keeps its settings
+# (scripts/test.sh's tests included).
+configure=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+[[ -f $build_dir/CMakeCache.txt ]] || configure+=(-DSYSVMQ_BUILD_TESTS=OFF)
+cmake -S . -B "$build_dir" "${configure[@]}" >/dev/null
 cmake --build "$build_dir" -j "$(nproc 2>/dev/null || echo 2)" --target sysvmqd sysvmq_cli sysvmq_preload
 
 run_dir=$(mktemp -d /tmp/sysvmq-demo-XXXXXX)
