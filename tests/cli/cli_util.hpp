@@ -23,10 +23,7 @@ namespace sysvmq::test {
 
 inline const std::string kCli = SYSVMQ_CLI_PATH;
 
-struct ProcessResult {
-  int status = -1;  // exit status, or 128 + signal
-  std::string out, err;
-};
+using ProcessResult = Finished;
 
 struct RunOptions {
   // NAME and its value in the child; nullopt unsets it.
@@ -34,98 +31,22 @@ struct RunOptions {
   std::string input;  // written to the child's stdin, which is then closed
 };
 
+inline ChildOptions options_of(const RunOptions& o) {
+  ChildOptions c;
+  c.env = o.env;
+  c.input = o.input;
+  return c;
+}
+
 // A child started with pipes on its three standard streams.
-class Child {
+class Child : public ChildProcess {
  public:
-  Child(const std::vector<std::string>& argv, const RunOptions& o = {}) {
-    int in[2], out[2], err[2];
-    if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 ||
-        ::pipe2(err, O_CLOEXEC) != 0) {
-      return;
-    }
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(in[0], 0);
-      ::dup2(out[1], 1);
-      ::dup2(err[1], 2);
-      for (const auto& [name, value] : o.env) {
-        if (value) {
-          ::setenv(name.c_str(), value->c_str(), 1);
-        } else {
-          ::unsetenv(name.c_str());
-        }
-      }
-      std::vector<char*> args;
-      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      ::execvp(args[0], args.data());
-      ::_exit(127);
-    }
-    ::close(in[0]);
-    ::close(out[1]);
-    ::close(err[1]);
-    std::size_t off = 0;
-    while (off < o.input.size()) {
-      const ssize_t n = ::write(in[1], o.input.data() + off, o.input.size() - off);
-      if (n <= 0) break;
-      off += static_cast<std::size_t>(n);
-    }
-    ::close(in[1]);
-    out_ = out[0];
-    err_ = err[0];
-  }
-  ~Child() {
-    if (pid_ > 0 && !done_) {
-      ::kill(pid_, SIGKILL);
-      finish();
-    }
-  }
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-
-  pid_t pid() const { return pid_; }
-
-  // Reads both pipes to their end and waits for the child.
-  ProcessResult finish() {
-    ProcessResult r;
-    done_ = true;
-    if (pid_ <= 0) return r;
-    pollfd fds[2] = {{out_, POLLIN, 0}, {err_, POLLIN, 0}};
-    std::string* sinks[2] = {&r.out, &r.err};
-    int open = 2;
-    while (open > 0) {
-      if (::poll(fds, 2, -1) < 0) {
-        if (errno == EINTR) continue;
-        break;
-      }
-      for (int i = 0; i < 2; ++i) {
-        if (fds[i].fd < 0 || fds[i].revents == 0) continue;
-        char buf[4096];
-        const ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
-        if (n > 0) {
-          sinks[i]->append(buf, static_cast<std::size_t>(n));
-        } else {
-          ::close(fds[i].fd);
-          fds[i].fd = -1;
-          --open;
-        }
-      }
-    }
-    int st = 0;
-    ::waitpid(pid_, &st, 0);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    return r;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int out_ = -1, err_ = -1;
-  bool done_ = false;
+  Child(const std::vector<std::string>& argv, const RunOptions& o = {})
+      : ChildProcess(argv, options_of(o)) {}
 };
 
 inline ProcessResult run(const std::vector<std::string>& argv, const RunOptions& o = {}) {
-  Child c(argv, o);
-  return c.finish();
+  return run_child(argv, options_of(o));
 }
 
 inline std::vector<std::string> split_lines(const std::string& s) {

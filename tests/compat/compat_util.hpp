@@ -32,6 +32,7 @@
 #include <utility>
 #include <vector>
 
+#include "tests/support/child_process.hpp"
 #include "tests/support/daemon_fixture.hpp"
 
 namespace sysvmq::test {
@@ -45,150 +46,28 @@ inline const std::string kPython = "/usr/bin/python3";
 
 inline bool have_file(const std::string& path) { return ::access(path.c_str(), X_OK) == 0; }
 
-struct Finished {
-  int status = -1;  // exit status, 128 + signal, or -2 when killed for running too long
-  std::string out, err;
-  std::vector<std::string> lines() const {
-    std::vector<std::string> v;
-    std::istringstream in(out);
-    for (std::string line; std::getline(in, line);) v.push_back(line);
-    return v;
-  }
-  bool has_line(const std::string& line) const {
-    for (const auto& l : lines()) {
-      if (l == line) return true;
-    }
-    return false;
-  }
-  // The rest of the first line that starts with `prefix`, or nullopt.
-  std::optional<std::string> after(const std::string& prefix) const {
-    for (const auto& l : lines()) {
-      if (l.starts_with(prefix)) return l.substr(prefix.size());
-    }
-    return std::nullopt;
-  }
-  std::string describe() const {
-    return "status " + std::to_string(status) + "\n--- stdout\n" + out + "--- stderr\n" + err;
-  }
-};
+// A program in a process group of its own, stdin empty, stdout and stderr in pipes; one
+// that runs past its limit is killed with its whole group, so a hang fails one test
+// instead of the suite.
+inline ChildOptions compat_options(std::chrono::seconds limit) {
+  ChildOptions o;
+  o.own_process_group = true;
+  o.limit = limit;
+  return o;
+}
 
-// A program in a process group of its own, with its stdout and stderr in pipes. A
-// program that runs past its limit is killed with its whole group, so a hang fails
-// one test instead of the suite.
-class Program {
+class Program : public ChildProcess {
  public:
   explicit Program(const std::vector<std::string>& argv,
                    std::chrono::seconds limit = std::chrono::seconds(60))
-      : deadline_(std::chrono::steady_clock::now() + limit) {
-    int out[2], err[2];
-    if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) return;
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::setpgid(0, 0);
-      const int devnull = ::open("/dev/null", O_RDONLY);
-      ::dup2(devnull, 0);
-      ::dup2(out[1], 1);
-      ::dup2(err[1], 2);
-      std::vector<char*> args;
-      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      ::execvp(args[0], args.data());
-      ::_exit(127);
-    }
-    ::setpgid(pid_, pid_);  // either side may win the race; both ask for the same
-    ::close(out[1]);
-    ::close(err[1]);
-    out_ = out[0];
-    err_ = err[0];
-  }
-  ~Program() {
-    if (pid_ > 0 && !done_) {
-      ::kill(-pid_, SIGKILL);
-      finish();
-    }
-  }
-  Program(const Program&) = delete;
-  Program& operator=(const Program&) = delete;
-
-  pid_t pid() const { return pid_; }
-
-  // Reads both pipes to their end and waits for the program.
-  Finished finish() {
-    Finished r;
-    done_ = true;
-    if (pid_ <= 0) return r;
-    pollfd fds[2] = {{out_, POLLIN, 0}, {err_, POLLIN, 0}};
-    std::string* sinks[2] = {&r.out, &r.err};
-    bool killed = false;
-    for (int open = 2; open > 0;) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline_ - std::chrono::steady_clock::now());
-      if (left.count() <= 0) {
-        if (killed) break;  // something outside the group still holds a pipe
-        ::kill(-pid_, SIGKILL);
-        killed = true;
-        deadline_ = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-        continue;
-      }
-      const int n = ::poll(fds, 2, static_cast<int>(left.count()));
-      if (n < 0 && errno != EINTR) break;
-      for (int i = 0; i < 2 && n > 0; ++i) {
-        if (fds[i].fd < 0 || fds[i].revents == 0) continue;
-        char buf[4096];
-        const ssize_t got = ::read(fds[i].fd, buf, sizeof buf);
-        if (got > 0) {
-          sinks[i]->append(buf, static_cast<std::size_t>(got));
-        } else {
-          ::close(fds[i].fd);
-          fds[i].fd = -1;
-          --open;
-        }
-      }
-    }
-    for (auto& f : fds) {
-      if (f.fd >= 0) ::close(f.fd);
-    }
-    if (!killed) {
-      // The pipes closed: the program is ending; give it the rest of its time.
-      for (int st = 0;;) {
-        if (::waitpid(pid_, &st, WNOHANG) == pid_) {
-          r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-          return r;
-        }
-        if (std::chrono::steady_clock::now() >= deadline_) break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      }
-      ::kill(-pid_, SIGKILL);
-    }
-    ::waitpid(pid_, nullptr, 0);
-    r.status = -2;
-    r.err += "[compat test: killed after running past its limit]\n";
-    return r;
-  }
-
- private:
-  std::chrono::steady_clock::time_point deadline_;
-  pid_t pid_ = -1;
-  int out_ = -1, err_ = -1;
-  bool done_ = false;
+      : ChildProcess(argv, compat_options(limit)) {}
 };
 
 inline Finished run(const std::vector<std::string>& argv,
                     std::chrono::seconds limit = std::chrono::seconds(60)) {
-  Program p(argv, limit);
-  return p.finish();
+  return run_child(argv, compat_options(limit));
 }
 
-// Polls `pred` every millisecond until it holds or `limit` passes.
-inline bool eventually(const std::function<bool()>& pred,
-                       std::chrono::milliseconds limit = std::chrono::seconds(10)) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return pred();
-}
 
 // The kernel's message-queue table of this process's IPC namespace.
 struct KernelTable {

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "proto/codec.hpp"
+#include "tests/support/child_process.hpp"  // eventually
 #include "tests/support/daemon_fixture.hpp"  // can_connect
 
 namespace sysvmq::test {
@@ -46,17 +47,6 @@ class TempDir {
   std::string path_;
 };
 
-// Polls `pred` every millisecond for up to `limit`; the condition, not the time, is
-// what the test waits on.
-inline bool eventually(const std::function<bool()>& pred,
-                       std::chrono::milliseconds limit = std::chrono::seconds(10)) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return pred();
-}
 
 class DaemonProcess {
  public:
