@@ -11,9 +11,11 @@ build_dir=${BUILD_DIR:-build}
 jobs=$(nproc 2>/dev/null || echo 2)
 
 # Tests also run real programs against the daemon: PHP, Perl, Python, stress-ng,
-# fakeroot, util-linux's ipcmk/ipcrm/ipcs.
+# fakeroot, util-linux's ipcmk/ipcrm/ipcs. tests/install: systemd-analyze and
+# systemd-socket-activate (systemd), man (man-db, for Documentation=man:), cpack's
+# dpkg-shlibdeps (dpkg-dev).
 ensure_packages "${BUILD_PACKAGES[@]}" libgtest-dev libgmock-dev util-linux procps \
-  php8.2-cli perl python3 python3-sysv-ipc stress-ng fakeroot
+  php8.2-cli perl python3 python3-sysv-ipc stress-ng fakeroot systemd man-db dpkg-dev
 
 cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYSVMQ_WERROR=ON -DSYSVMQ_BUILD_TESTS=ON
 cmake --build "$build_dir" -j "$jobs"
