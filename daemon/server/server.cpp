@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include <boost/asio/post.hpp>
+#include <utility>
 
 namespace sysvmq::server {
 
@@ -84,7 +85,10 @@ void Server::stop() {
   std::vector<std::shared_ptr<Session>> all;
   for (auto& [id, s] : sessions_) all.push_back(s);
   for (auto& s : all) {
-    for (auto& [request_id, call] : s->parked()) {
+    // Taken out first: a failed write closes the session, which would clear the map
+    // under this loop.
+    const auto parked = std::exchange(s->parked(), {});
+    for (const auto& [request_id, call] : parked) {
       registry_.cancel(call.waiter);
       routes_.erase(call.waiter);
       proto::Reply reply = call.opcode == proto::Opcode::msgsnd
@@ -92,7 +96,6 @@ void Server::stop() {
                                : proto::Reply{proto::MsgrcvReply{proto::kStatusShuttingDown, 0, {}}};
       s->send(request_id, std::move(reply));
     }
-    s->parked().clear();
     s->close_after_writes();
   }
   log()->info("stopping: {} connection(s) closing", sessions_.size());
