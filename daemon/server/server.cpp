@@ -198,18 +198,15 @@ void Server::set_limits(const proto::Limits& limits, const core::Caller& by) {
               limits.msgmax, limits.msgmnb, limits.msgmni, by.uid, by.process.host_pid);
 }
 
-core::Caller Server::caller_for(const Session& s, std::uint16_t flags) const {
-  core::Caller c = s.peer().caller;
-  if (flags & proto::kFlagCaps) {
-    // Rule 5.4.6: the calling thread may hold less than the process did at connect.
-    std::uint8_t claimed = 0;
-    if (flags & proto::kFlagCapIpcOwner) claimed |= static_cast<std::uint8_t>(core::Capability::ipc_owner);
-    if (flags & proto::kFlagCapSysAdmin) claimed |= static_cast<std::uint8_t>(core::Capability::sys_admin);
-    if (flags & proto::kFlagCapSysResource)
-      claimed |= static_cast<std::uint8_t>(core::Capability::sys_resource);
-    c.caps = core::Capabilities::from_bits(c.caps.bits() & claimed);
-  }
-  return c;
+const core::Caller& Server::caller_for(Session& s, std::uint16_t flags) const {
+  if (!(flags & proto::kFlagCaps)) return s.peer().caller;
+  // Rule 5.4.6: the calling thread may hold less than the process did at connect.
+  std::uint8_t claimed = 0;
+  if (flags & proto::kFlagCapIpcOwner) claimed |= static_cast<std::uint8_t>(core::Capability::ipc_owner);
+  if (flags & proto::kFlagCapSysAdmin) claimed |= static_cast<std::uint8_t>(core::Capability::sys_admin);
+  if (flags & proto::kFlagCapSysResource)
+    claimed |= static_cast<std::uint8_t>(core::Capability::sys_resource);
+  return s.narrowed_caller(core::Capabilities::from_bits(s.peer().caller.caps.bits() & claimed));
 }
 
 }  // namespace sysvmq::server

@@ -84,7 +84,7 @@ class Server {
             std::int64_t msgsz);
   void deliver_completions();
   void settle_pending_input(Session& current);
-  core::Caller caller_for(const Session& s, std::uint16_t flags) const;
+  const core::Caller& caller_for(Session& s, std::uint16_t flags) const;
 
   boost::asio::io_context& io_;
   boost::asio::local::stream_protocol::acceptor acceptor_;

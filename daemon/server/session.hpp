@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -57,6 +58,17 @@ class Session : public std::enable_shared_from_this<Session> {
   std::unordered_map<std::uint64_t, ParkedCall>& parked() { return parked_; }
   std::string describe() const;  // "uid=1000 pid=4242", for log lines
 
+  // The peer's identity with `caps` instead of its verified capabilities (a subset, per
+  // call: Rule 5.4.6). Kept between calls: a thread sends the same set call after call,
+  // so the message path copies no Caller.
+  const core::Caller& narrowed_caller(core::Capabilities caps) {
+    if (!narrowed_ || narrowed_->caps != caps) {
+      narrowed_ = peer_.caller;
+      narrowed_->caps = caps;
+    }
+    return *narrowed_;
+  }
+
  private:
   struct Outgoing {
     std::uint64_t request_id;
@@ -81,6 +93,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::size_t written_ = 0;          // bytes of writing_ already sent
   std::size_t queued_bytes_ = 0;     // approximate bytes in out_ (back-pressure)
   std::unordered_map<std::uint64_t, ParkedCall> parked_;  // request_id -> call
+  std::optional<core::Caller> narrowed_;                  // see narrowed_caller()
 
   bool hello_done_ = false;
   bool read_armed_ = false;
