@@ -37,8 +37,9 @@ void print_json(std::ostream& out, const Run& run);
 // True when `program` is an executable in one of $PATH's directories.
 bool on_path(const std::string& program);
 
-// Draws each backend's ratio to the kernel per row with gnuplot; SVG when `path` ends in
-// .svg, else PNG. false and `why` when gnuplot is missing or fails.
+// Draws each backend against the kernel per row with gnuplot, every bar oriented so that
+// above 1 is better (lower-is-better ratios inverted; MB/s, msg/s's twin, left out); SVG
+// when `path` ends in .svg, else PNG. false and `why` when gnuplot is missing or fails.
 bool plot(const Run& run, const std::string& path, std::string& why);
 
 }  // namespace sysvmq::bench

@@ -13,9 +13,11 @@ jobs=$(nproc 2>/dev/null || echo 2)
 # Tests also run real programs against the daemon: PHP, Perl, Python, stress-ng,
 # fakeroot, util-linux's ipcmk/ipcrm/ipcs. tests/install: systemd-analyze and
 # systemd-socket-activate (systemd), man (man-db, for Documentation=man:), cpack's
-# dpkg-shlibdeps (dpkg-dev).
+# dpkg-shlibdeps (dpkg-dev). tests/bench: redis-server (the bench's Redis column) and
+# gnuplot-nox (--plot).
 ensure_packages "${BUILD_PACKAGES[@]}" libgtest-dev libgmock-dev util-linux procps \
-  php8.2-cli perl python3 python3-sysv-ipc stress-ng fakeroot systemd man-db dpkg-dev
+  php8.2-cli perl python3 python3-sysv-ipc stress-ng fakeroot systemd man-db dpkg-dev \
+  redis-server gnuplot-nox
 
 cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYSVMQ_WERROR=ON -DSYSVMQ_BUILD_TESTS=ON
 cmake --build "$build_dir" -j "$jobs"
