@@ -28,20 +28,19 @@ Backend sysvmq_backend(pid_t daemon_pid) {
   return Backend{"sysvmq", sysvmq_msgget, sysvmq_msgsnd, sysvmq_msgrcv, sysvmq_msgctl, daemon_pid};
 }
 
-OwnDaemon::~OwnDaemon() { stop(); }
-
-bool OwnDaemon::start(const std::string& binary, unsigned long msgmnb, std::string& why) {
-  char tmpl[] = "/tmp/sysvmq-bench.XXXXXX";
-  if (!::mkdtemp(tmpl)) {
+bool PrivateServer::make_dir(const std::string& name, std::string& why) {
+  std::string tmpl = "/tmp/" + name + ".XXXXXX";
+  if (!::mkdtemp(tmpl.data())) {
     why = std::string("mkdtemp: ") + std::strerror(errno);
     return false;
   }
   dir_ = tmpl;
-  socket_ = dir_ + "/sysvmq.sock";
-  const std::string config = dir_ + "/sysvmqd.json";
-  if (msgmnb > 16384) {
-    std::ofstream(config) << "{\"limits\": {\"msgmnb\": " << msgmnb << "}}\n";
-  }
+  return true;
+}
+
+bool PrivateServer::run(const std::vector<std::string>& argv, bool quiet_stdout,
+                        const std::function<bool()>& ready, const std::string& readiness,
+                        std::string& why) {
   pid_ = ::fork();
   if (pid_ < 0) {
     why = std::string("fork: ") + std::strerror(errno);
@@ -49,33 +48,35 @@ bool OwnDaemon::start(const std::string& binary, unsigned long msgmnb, std::stri
   }
   if (pid_ == 0) {
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // stops with the bench, even a killed one
-    int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull >= 0) ::dup2(devnull, 0);
-    if (msgmnb > 16384)
-      ::execl(binary.c_str(), binary.c_str(), "--socket", socket_.c_str(), "--log-level", "warn",
-              "--config", config.c_str(), static_cast<char*>(nullptr));
-    else
-      ::execl(binary.c_str(), binary.c_str(), "--socket", socket_.c_str(), "--log-level", "warn",
-              static_cast<char*>(nullptr));
-    std::fprintf(stderr, "sysvmq-bench: cannot run %s: %s\n", binary.c_str(), std::strerror(errno));
+    const int devnull = ::open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+      ::dup2(devnull, 0);
+      if (quiet_stdout) ::dup2(devnull, 1);
+    }
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execvp(args[0], args.data());
+    std::fprintf(stderr, "sysvmq-bench: cannot run %s: %s\n", args[0], std::strerror(errno));
     ::_exit(127);
   }
-  for (int i = 0; i < 500; ++i) {
-    if (can_connect(socket_)) return true;
+  for (int i = 0; i < 500; ++i) {  // a bounded poll of something observable
+    if (ready()) return true;
     int status;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
-      why = binary + " exited before its socket accepted";
+      why = argv[0] + " exited before " + readiness;
+      stop();
       return false;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  why = binary + " did not accept on " + socket_ + " within 5 s";
+  why = argv[0] + ": not ready within 5 s (waiting until " + readiness + ")";
   stop();
   return false;
 }
 
-void OwnDaemon::stop() {
+void PrivateServer::stop() {
   if (pid_ > 0) {
     ::kill(pid_, SIGTERM);
     int status;
@@ -88,6 +89,19 @@ void OwnDaemon::stop() {
     std::filesystem::remove_all(dir_, ec);
     dir_.clear();
   }
+}
+
+bool OwnDaemon::start(const std::string& binary, unsigned long msgmnb, std::string& why) {
+  if (!server_.make_dir("sysvmq-bench", why)) return false;
+  socket_ = server_.dir() + "/sysvmq.sock";
+  std::vector<std::string> argv{binary, "--socket", socket_, "--log-level", "warn"};
+  if (msgmnb > 16384) {
+    const std::string config = server_.dir() + "/sysvmqd.json";
+    std::ofstream(config) << "{\"limits\": {\"msgmnb\": " << msgmnb << "}}\n";
+    argv.insert(argv.end(), {"--config", config});
+  }
+  return server_.run(argv, /*quiet_stdout=*/false, [this] { return can_connect(socket_); },
+                     "its socket accepted", why);
 }
 
 namespace {

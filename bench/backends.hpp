@@ -10,6 +10,8 @@
 
 #include <optional>
 #include <string>
+#include <vector>
+#include <functional>
 
 namespace sysvmq::bench {
 
@@ -27,24 +29,44 @@ Backend kernel_backend();
 // libsysvmq's C API; its connections go to $SYSVMQ_SOCKET, which main() sets.
 Backend sysvmq_backend(pid_t daemon_pid);
 
-// A sysvmqd started by the bench on a socket in a fresh temporary directory.
-class OwnDaemon {
+// A server process the bench runs for itself: a fresh temporary directory, the process
+// (stdin and, if asked, stdout on /dev/null; it dies with the bench), a bounded wait
+// until it is ready, and SIGTERM plus the directory's removal at the end.
+class PrivateServer {
  public:
-  OwnDaemon() = default;
-  ~OwnDaemon();
-  OwnDaemon(const OwnDaemon&) = delete;
-  OwnDaemon& operator=(const OwnDaemon&) = delete;
+  PrivateServer() = default;
+  ~PrivateServer() { stop(); }
+  PrivateServer(const PrivateServer&) = delete;
+  PrivateServer& operator=(const PrivateServer&) = delete;
 
-  // Starts `binary` (with msgmnb raised to `msgmnb` when above the default 16384) and
-  // waits up to 5 s until its socket accepts. false and `why` if not.
-  bool start(const std::string& binary, unsigned long msgmnb, std::string& why);
+  // Makes /tmp/<name>.XXXXXX; false and `why` if not.
+  bool make_dir(const std::string& name, std::string& why);
+  // Runs argv (argv[0] looked up on $PATH) and polls `ready` every 10 ms for up to 5 s;
+  // `readiness` says what is awaited ("its socket accepted"). false and `why` if the
+  // process ends or time runs out (then it is stopped).
+  bool run(const std::vector<std::string>& argv, bool quiet_stdout,
+           const std::function<bool()>& ready, const std::string& readiness, std::string& why);
   void stop();
   pid_t pid() const { return pid_; }
-  const std::string& socket_path() const { return socket_; }
+  const std::string& dir() const { return dir_; }
 
  private:
   pid_t pid_ = -1;
   std::string dir_;
+};
+
+// A sysvmqd started by the bench on a socket in a fresh temporary directory.
+class OwnDaemon {
+ public:
+  // Starts `binary` (with msgmnb raised to `msgmnb` when above the default 16384) and
+  // waits up to 5 s until its socket accepts. false and `why` if not.
+  bool start(const std::string& binary, unsigned long msgmnb, std::string& why);
+  void stop() { server_.stop(); }
+  pid_t pid() const { return server_.pid(); }
+  const std::string& socket_path() const { return socket_; }
+
+ private:
+  PrivateServer server_;
   std::string socket_;
 };
 

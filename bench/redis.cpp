@@ -288,64 +288,20 @@ std::optional<long long> redis_used_memory(const std::string& socket) {
   return std::atoll(info->c_str() + at + field.size());
 }
 
-RedisServer::~RedisServer() { stop(); }
-
 bool RedisServer::start(const std::string& binary, std::string& why) {
-  char tmpl[] = "/tmp/sysvmq-bench-redis.XXXXXX";
-  if (!::mkdtemp(tmpl)) {
-    why = std::string("mkdtemp: ") + std::strerror(errno);
-    return false;
-  }
-  dir_ = tmpl;
-  socket_ = dir_ + "/redis.sock";
-  pid_ = ::fork();
-  if (pid_ < 0) {
-    why = std::string("fork: ") + std::strerror(errno);
-    return false;
-  }
-  if (pid_ == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // stops with the bench, even a killed one
-    int devnull = ::open("/dev/null", O_RDWR);
-    if (devnull >= 0) {
-      ::dup2(devnull, 0);
-      ::dup2(devnull, 1);
-    }
-    ::execlp(binary.c_str(), binary.c_str(), "--port", "0", "--unixsocket", socket_.c_str(),
-             "--unixsocketperm", "700", "--save", "", "--appendonly", "no", "--daemonize", "no",
-             "--dir", dir_.c_str(), "--loglevel", "warning", static_cast<char*>(nullptr));
-    std::fprintf(stderr, "sysvmq-bench: cannot run %s: %s\n", binary.c_str(), std::strerror(errno));
-    ::_exit(127);
-  }
-  for (int i = 0; i < 500; ++i) {  // a bounded poll: PING until PONG
-    auto pong = redis_command(socket_, {"PING"});
-    if (pong && *pong == "PONG") return true;
-    int status;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      why = binary + " exited before it answered PING";
-      stop();
-      return false;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  why = binary + " did not answer PING on " + socket_ + " within 5 s";
-  stop();
-  return false;
-}
-
-void RedisServer::stop() {
-  if (pid_ > 0) {
-    ::kill(pid_, SIGTERM);
-    int status;
-    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
-    pid_ = -1;
-  }
-  if (!dir_.empty()) {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-    dir_.clear();
-  }
+  if (!server_.make_dir("sysvmq-bench-redis", why)) return false;
+  socket_ = server_.dir() + "/redis.sock";
+  const std::vector<std::string> argv{binary, "--port", "0", "--unixsocket", socket_,
+                                      "--unixsocketperm", "700", "--save", "",
+                                      "--appendonly", "no", "--daemonize", "no",
+                                      "--dir", server_.dir(), "--loglevel", "warning"};
+  return server_.run(
+      argv, /*quiet_stdout=*/true,
+      [this] {
+        auto pong = redis_command(socket_, {"PING"});
+        return pong && *pong == "PONG";
+      },
+      "it answered PING", why);
 }
 
 }  // namespace sysvmq::bench

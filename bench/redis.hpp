@@ -30,21 +30,15 @@ const std::string& redis_socket();
 // A private redis-server: Unix socket only, persistence off, in a fresh temporary dir.
 class RedisServer {
  public:
-  RedisServer() = default;
-  ~RedisServer();
-  RedisServer(const RedisServer&) = delete;
-  RedisServer& operator=(const RedisServer&) = delete;
-
   // Starts `binary` (looked up on $PATH) and polls PING, up to 5 s, until it answers
   // PONG; false and `why` if it does not.
   bool start(const std::string& binary, std::string& why);
-  void stop();
-  pid_t pid() const { return pid_; }
+  void stop() { server_.stop(); }
+  pid_t pid() const { return server_.pid(); }
   const std::string& socket_path() const { return socket_; }
 
  private:
-  pid_t pid_ = -1;
-  std::string dir_;
+  PrivateServer server_;
   std::string socket_;
 };
 
