@@ -288,6 +288,25 @@ bool settle(bool ran, Tally& tally, const Backend& b, std::string& why) {
   return ran;
 }
 
+// Starts a crew that is set up, waits for it, checks the tally, and reports messages/s
+// and CPU microseconds per message for `total` messages.
+bool run_and_time(Crew& crew, Tally& tally, const Backend& b, const Params& p, std::size_t total,
+                  Figures& out, std::string& why) {
+  if (!crew.wait_ready()) {
+    why = label(b, "a process died during set-up");
+    return false;
+  }
+  Clock clock{b};
+  crew.go(p.timeout_s);
+  if (!crew.wait_all(why)) return settle(false, tally, b, why);
+  const double wall = clock.wall(), cpu = clock.cpu();
+  if (!settle(true, tally, b, why)) return false;
+  const double n = static_cast<double>(total);
+  out = {{"msgs", n / wall}, {"cpu", cpu / n * 1e6}};
+  return true;
+}
+
+
 // Test-only: SYSVMQ_BENCH_TEST_FAULT=lose|duplicate|corrupt makes stream's producer 0
 // mishandle its middle message, so that the smoke test sees the bench refuse the run.
 enum class TestFault { none, lose, duplicate, corrupt };
@@ -537,17 +556,7 @@ bool run_fanin(const Backend& b, const Params& p, Figures& out, std::string& why
       return 0;
     });
   }
-  if (!crew.wait_ready()) {
-    why = label(b, "a process died during set-up");
-    return false;
-  }
-  Clock clock{b};
-  crew.go(p.timeout_s);
-  if (!crew.wait_all(why)) return settle(false, tally, b, why);
-  const double wall = clock.wall(), cpu = clock.cpu();
-  if (!settle(true, tally, b, why)) return false;
-  const double n = static_cast<double>(total);
-  out = {{"msgs", n / wall}, {"cpu", cpu / n * 1e6}};
+  if (!run_and_time(crew, tally, b, p, total, out, why)) return false;
   return true;
 }
 
@@ -609,17 +618,7 @@ bool run_queues(const Backend& b, const Params& p, Figures& out, std::string& wh
     }
     return 0;
   });
-  if (!crew.wait_ready()) {
-    why = label(b, "a process died during set-up");
-    return false;
-  }
-  Clock clock{b};
-  crew.go(p.timeout_s);
-  if (!crew.wait_all(why)) return settle(false, tally, b, why);
-  const double wall = clock.wall(), cpu = clock.cpu();
-  if (!settle(true, tally, b, why)) return false;
-  const double n = static_cast<double>(total);
-  out = {{"msgs", n / wall}, {"cpu", cpu / n * 1e6}};
+  if (!run_and_time(crew, tally, b, p, total, out, why)) return false;
   // A Redis list exists once pushed to: there is nothing to create, so no figure (n/a).
   if (b.name != "redis") out.push_back({"create", create_ms});
   return true;
