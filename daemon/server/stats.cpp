@@ -72,41 +72,48 @@ json limits_json(const Server& s) {
               {"max_frame_bytes", o.max_frame_bytes}};
 }
 
-proto::AdminReply error_reply(const std::string& why, proto::Errc errc = proto::Errc::einval) {
-  return proto::AdminReply{
-      static_cast<std::int32_t>(errc),
-      json{{"error", why}}.dump(-1, ' ', false, json::error_handler_t::replace)};
-}
-
 // {"op":"set_limits", "msgmax":N, "msgmnb":N, "msgmni":N}, any subset of the three;
 // the others keep their values. Checked as the config file's "limits" are
 // (daemon/config.cpp); nothing changes unless every value is good.
-proto::AdminReply answer_set_limits(Server& server, const core::Caller& who, const json& req) {
-  // The kernel's sysctls belong to the namespace's administrator; here, CAP_SYS_ADMIN.
-  if (!who.caps.has(core::Capability::sys_admin))
-    return error_reply("set_limits needs CAP_SYS_ADMIN", proto::Errc::eperm);
-  proto::Limits limits = server.registry().limits();
+AdminQuery parse_set_limits(const json& req) {
+  SetLimitsQuery q;
   for (const auto& [key, value] : req.items()) {
     if (key == "op") continue;
-    std::int32_t* field = key == "msgmax"   ? &limits.msgmax
-                          : key == "msgmnb" ? &limits.msgmnb
-                          : key == "msgmni" ? &limits.msgmni
-                                            : nullptr;
+    std::optional<std::int32_t>* field = key == "msgmax"   ? &q.msgmax
+                                         : key == "msgmnb" ? &q.msgmnb
+                                         : key == "msgmni" ? &q.msgmni
+                                                           : nullptr;
     if (field == nullptr)
-      return error_reply("set_limits: unknown key \"" + key + "\" (msgmax, msgmnb, msgmni)");
+      return BadAdminQuery{"set_limits: unknown key \"" + key + "\" (msgmax, msgmnb, msgmni)",
+                           true};
     // Rule 1.11's bounds: 0..INT_MAX, and msgmni at most IPCMNI (32768).
     const std::int64_t hi = key == "msgmni" ? proto::kIpcmni : INT_MAX;
     if (!value.is_number_integer() || value.get<std::int64_t>() < 0 ||
         value.get<std::int64_t>() > hi)
-      return error_reply("set_limits: \"" + key + "\" must be an integer between 0 and " +
-                         std::to_string(hi));
+      return BadAdminQuery{"set_limits: \"" + key + "\" must be an integer between 0 and " +
+                               std::to_string(hi),
+                           true};
     *field = static_cast<std::int32_t>(value.get<std::int64_t>());
   }
+  return q;
+}
+
+proto::AdminReply answer_set_limits(Server& server, const core::Caller& who,
+                                    const AdminQuery& query) {
+  // The kernel's sysctls belong to the namespace's administrator; here, CAP_SYS_ADMIN.
+  if (!who.caps.has(core::Capability::sys_admin))
+    return admin_error_reply("set_limits needs CAP_SYS_ADMIN", proto::Errc::eperm);
+  if (const auto* bad = std::get_if<BadAdminQuery>(&query)) return admin_error_reply(bad->why);
+  const auto& q = std::get<SetLimitsQuery>(query);
+  proto::Limits limits = server.registry().limits();
+  if (q.msgmax) limits.msgmax = *q.msgmax;
+  if (q.msgmnb) limits.msgmnb = *q.msgmnb;
+  if (q.msgmni) limits.msgmni = *q.msgmni;
   const std::uint64_t need = static_cast<std::uint64_t>(limits.msgmax) + proto::kMsgsndFixedBytes;
   if (need > server.options().max_frame_bytes)
-    return error_reply("set_limits: msgmax " + std::to_string(limits.msgmax) +
-                       " does not fit in max_frame_bytes " +
-                       std::to_string(server.options().max_frame_bytes));
+    return admin_error_reply("set_limits: msgmax " + std::to_string(limits.msgmax) +
+                             " does not fit in max_frame_bytes " +
+                             std::to_string(server.options().max_frame_bytes));
   server.set_limits(limits, who);
   return proto::AdminReply{
       proto::kStatusOk, limits_json(server).dump(-1, ' ', false, json::error_handler_t::replace)};
@@ -114,24 +121,40 @@ proto::AdminReply answer_set_limits(Server& server, const core::Caller& who, con
 
 }  // namespace
 
+proto::AdminReply admin_error_reply(const std::string& why, proto::Errc errc) {
+  return proto::AdminReply{
+      static_cast<std::int32_t>(errc),
+      json{{"error", why}}.dump(-1, ' ', false, json::error_handler_t::replace)};
+}
+
+AdminQuery parse_admin_request(std::string_view request_json) {
+  const json req = json::parse(request_json, nullptr, /*allow_exceptions=*/false);
+  if (req.is_discarded() || !req.is_object()) return BadAdminQuery{"request is not a JSON object"};
+  const auto op = req.find("op");
+  if (op == req.end() || !op->is_string()) return BadAdminQuery{"request has no \"op\" string"};
+  const std::string& name = op->get_ref<const std::string&>();
+  if (name == "stats") return StatsQuery{};
+  if (name == "queues") return QueuesQuery{};
+  if (name == "limits") return LimitsQuery{};
+  if (name == "set_limits") return parse_set_limits(req);
+  return BadAdminQuery{"unknown op \"" + name + "\" (stats, queues, limits, set_limits)"};
+}
+
 proto::AdminReply answer_admin(Server& server, const core::Caller& who,
                                std::string_view request_json) {
-  const json req = json::parse(request_json, nullptr, /*allow_exceptions=*/false);
-  if (req.is_discarded() || !req.is_object()) return error_reply("request is not a JSON object");
-  const auto op = req.find("op");
-  if (op == req.end() || !op->is_string()) return error_reply("request has no \"op\" string");
-  const std::string& name = op->get_ref<const std::string&>();
+  const AdminQuery query = parse_admin_request(request_json);
   json answer;
-  if (name == "stats") {
+  if (std::holds_alternative<StatsQuery>(query)) {
     answer = stats_json(server);
-  } else if (name == "queues") {
+  } else if (std::holds_alternative<QueuesQuery>(query)) {
     answer = queues_json(server);
-  } else if (name == "limits") {
+  } else if (std::holds_alternative<LimitsQuery>(query)) {
     answer = limits_json(server);
-  } else if (name == "set_limits") {
-    return answer_set_limits(server, who, req);
+  } else if (std::holds_alternative<SetLimitsQuery>(query) ||
+             std::get<BadAdminQuery>(query).set_limits) {
+    return answer_set_limits(server, who, query);
   } else {
-    return error_reply("unknown op \"" + name + "\" (stats, queues, limits, set_limits)");
+    return admin_error_reply(std::get<BadAdminQuery>(query).why);
   }
   return proto::AdminReply{proto::kStatusOk, answer.dump(-1, ' ', false, json::error_handler_t::replace)};
 }
