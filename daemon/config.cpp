@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "proto/ring.hpp"
+
 namespace sysvmq::daemon {
 
 namespace {
@@ -83,8 +85,22 @@ Config parse_config(const std::string& json_text, Config c) {
       c.privileged_uids.clear();
       for (const auto& u : v)
         c.privileged_uids.push_back(static_cast<std::uint32_t>(integer(u, k, 0, UINT32_MAX - 1)));
+    } else if (k == "fast_path") {
+      if (!v.is_object()) bad(k, "must be an object");
+      for (const auto& [fk, fv] : v.items()) {
+        if (fk == "enabled") {
+          if (!fv.is_boolean()) bad("fast_path.enabled", "must be true or false");
+          c.fast_path = fv.get<bool>();
+        } else if (fk == "ring_bytes") {
+          c.ring_bytes = static_cast<std::uint64_t>(integer(fv, "fast_path.ring_bytes",
+                                                            proto::ring::kMinRingBytes,
+                                                            proto::ring::kMaxRingBytes));
+        } else {
+          bad("fast_path." + fk, "unknown key (enabled, ring_bytes)");
+        }
+      }
     } else {
-      bad(k, "unknown key (socket, log_level, limits, privileged_uids)");
+      bad(k, "unknown key (socket, log_level, limits, privileged_uids, fast_path)");
     }
   }
   validate(c);
@@ -109,6 +125,10 @@ void validate(const Config& c) {
   for (const char* l : kLevels) level_ok = level_ok || c.log_level == l;
   if (!level_ok)
     bad("log_level", "\"" + c.log_level + "\" is not one of trace, debug, info, warn, error, critical, off");
+  if ((c.ring_bytes & (c.ring_bytes - 1)) != 0 || c.ring_bytes < proto::ring::kMinRingBytes ||
+      c.ring_bytes > proto::ring::kMaxRingBytes)
+    bad("fast_path.ring_bytes", std::to_string(c.ring_bytes) +
+                                    " is not a power of two from 16384 to 16777216");
   const std::uint64_t need = static_cast<std::uint64_t>(c.limits.msgmax) + proto::kMsgsndFixedBytes;
   if (c.max_frame_bytes < need)
     bad("limits.max_frame_bytes", std::to_string(c.max_frame_bytes) +

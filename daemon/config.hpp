@@ -19,6 +19,8 @@ struct Config {
   std::uint32_t max_connections = 4096;
   std::uint32_t max_frame_bytes = proto::kDefaultMaxFrameBytes;
   std::vector<std::uint32_t> privileged_uids;
+  bool fast_path = true;                 // offer shared-memory rings (PROTOCOL.md "Rings")
+  std::uint64_t ring_bytes = 64 * 1024;  // per ring; a power of two, 16 KiB .. 16 MiB
 };
 
 // Parse a config file's text over `base`. Throws std::runtime_error naming the key.

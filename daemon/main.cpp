@@ -105,6 +105,8 @@ int main(int argc, char** argv) {
   options.max_frame_bytes = config.max_frame_bytes;
   options.max_connections = config.max_connections;
   options.credentials.privileged_uids = config.privileged_uids;
+  options.fast_path = config.fast_path;
+  options.ring_bytes = config.ring_bytes;
   server::Server srv(io, listen.fd, options);
 
   boost::asio::steady_timer deadline(io);

@@ -106,6 +106,8 @@ std::string_view op_name(std::uint16_t op) {
     case Opcode::msgctl: return "MSGCTL";
     case Opcode::cancel: return "CANCEL";
     case Opcode::admin: return "ADMIN";
+    case Opcode::ring_setup: return "RING_SETUP";
+    case Opcode::doorbell: return "DOORBELL";
   }
   return "?";
 }
@@ -408,6 +410,20 @@ std::optional<Reply> decode_admin_rep(std::span<const std::byte> body, std::stri
   return Reply{std::move(p)};
 }
 
+std::optional<Reply> decode_ring_setup_rep(std::span<const std::byte> body, std::string& why) {
+  if (body.size() != 48) return fail_reply(why, size_mismatch("RING_SETUP reply", body.size(), "48"));
+  Reader r(body);
+  RingSetupReply p;
+  p.status = r.i32();
+  if (r.u32() != 0) return fail_reply(why, "RING_SETUP reply reserved field not 0");
+  p.region_bytes = r.u64();
+  p.sq_offset = r.u64();
+  p.sq_capacity = r.u64();
+  p.cq_offset = r.u64();
+  p.cq_capacity = r.u64();
+  return Reply{p};
+}
+
 std::int32_t status_of(const Reply& r) {
   return std::visit([](const auto& v) { return v.status; }, r);
 }
@@ -425,6 +441,8 @@ Opcode opcode_of(const Request& r) {
     Opcode operator()(const MsgctlRequest&) const { return Opcode::msgctl; }
     Opcode operator()(const CancelRequest&) const { return Opcode::cancel; }
     Opcode operator()(const AdminRequest&) const { return Opcode::admin; }
+    Opcode operator()(const RingSetupRequest&) const { return Opcode::ring_setup; }
+    Opcode operator()(const DoorbellRequest&) const { return Opcode::doorbell; }
   };
   return std::visit(Visitor{}, r);
 }
@@ -437,6 +455,8 @@ Opcode opcode_of(const Reply& r) {
     Opcode operator()(const MsgrcvReply&) const { return Opcode::msgrcv; }
     Opcode operator()(const MsgctlReply&) const { return Opcode::msgctl; }
     Opcode operator()(const AdminReply&) const { return Opcode::admin; }
+    Opcode operator()(const RingSetupReply&) const { return Opcode::ring_setup; }
+    Opcode operator()(const WakeNotice&) const { return Opcode::doorbell; }
   };
   return std::visit(Visitor{}, r);
 }
@@ -486,6 +506,8 @@ void encode_request(std::uint64_t request_id, std::uint16_t flags, const Request
     }
     void operator()(const CancelRequest&) const {}
     void operator()(const AdminRequest& q) const { put_text(out, q.json); }
+    void operator()(const RingSetupRequest&) const {}
+    void operator()(const DoorbellRequest&) const {}
   };
   std::visit(Visitor{out}, r);
   end_frame(out, start);
@@ -556,6 +578,16 @@ void encode_reply(std::uint64_t request_id, const Reply& r, Bytes& out) {
       put_i32(out, p.status);
       put_text(out, p.json);
     }
+    void operator()(const RingSetupReply& p) const {
+      put_i32(out, p.status);
+      put_u32(out, 0);
+      put_u64(out, p.region_bytes);
+      put_u64(out, p.sq_offset);
+      put_u64(out, p.sq_capacity);
+      put_u64(out, p.cq_offset);
+      put_u64(out, p.cq_capacity);
+    }
+    void operator()(const WakeNotice&) const {}
   };
   std::visit(Visitor{out}, r);
   end_frame(out, start);
@@ -583,6 +615,12 @@ std::optional<Request> decode_request(const FrameHeader& h, std::span<const std:
       if (!body.empty()) return fail(why, size_mismatch("CANCEL request", body.size(), "0"));
       return Request{CancelRequest{}};
     case Opcode::admin: return Request{AdminRequest{text_of(body)}};
+    case Opcode::ring_setup:
+      if (!body.empty()) return fail(why, size_mismatch("RING_SETUP request", body.size(), "0"));
+      return Request{RingSetupRequest{}};
+    case Opcode::doorbell:
+      if (!body.empty()) return fail(why, size_mismatch("DOORBELL request", body.size(), "0"));
+      return Request{DoorbellRequest{}};
   }
   return fail(why, "unknown opcode " + num(h.opcode));
 }
@@ -606,6 +644,11 @@ std::optional<Reply> decode_reply(const FrameHeader& h, std::span<const std::byt
     case Opcode::msgrcv: r = decode_msgrcv_rep(body, why); break;
     case Opcode::msgctl: r = decode_msgctl_rep(body, why); break;
     case Opcode::admin: r = decode_admin_rep(body, why); break;
+    case Opcode::ring_setup: r = decode_ring_setup_rep(body, why); break;
+    case Opcode::doorbell:
+      if (!body.empty()) return fail_reply(why, size_mismatch("WAKE notice", body.size(), "0"));
+      if (h.request_id != 0) return fail_reply(why, "WAKE notice with request_id " + num(h.request_id));
+      return Reply{WakeNotice{}};
     case Opcode::cancel:
       // PROTOCOL.md: "CANCEL has no reply of its own".
       return fail_reply(why, "CANCEL has no reply");

@@ -35,6 +35,8 @@ enum class Opcode : std::uint16_t {
   msgctl = 5,
   cancel = 6,
   admin = 7,
+  ring_setup = 8,  // PROTOCOL.md "Rings": ask for the shared-memory fast path
+  doorbell = 9,    // client: "my submission ring has entries"; no reply. Daemon: WAKE notice
 };
 inline constexpr std::uint16_t kReplyBit = 0x8000;
 
@@ -92,8 +94,11 @@ struct CancelRequest {};
 struct AdminRequest {
   std::string json;
 };
+struct RingSetupRequest {};
+struct DoorbellRequest {};
 using Request = std::variant<HelloRequest, MsggetRequest, MsgsndRequest, MsgrcvRequest,
-                             MsgctlRequest, CancelRequest, AdminRequest>;
+                             MsgctlRequest, CancelRequest, AdminRequest, RingSetupRequest,
+                             DoorbellRequest>;
 
 // ---- replies --------------------------------------------------------------------------
 struct HelloReply {
@@ -126,8 +131,24 @@ struct AdminReply {
   std::int32_t status = kStatusOk;
   std::string json;
 };
+// The region's descriptor travels beside this reply's first byte (SCM_RIGHTS) when the
+// status is 0; ENOSYS says the daemon serves this connection over the socket only.
+struct RingSetupReply {
+  std::int32_t status = kStatusOk;
+  std::uint64_t region_bytes = 0;
+  std::uint64_t sq_offset = 0;
+  std::uint64_t sq_capacity = 0;
+  std::uint64_t cq_offset = 0;
+  std::uint64_t cq_capacity = 0;
+};
+// The daemon's WAKE notice (opcode doorbell | 0x8000, request_id 0, empty body): "your
+// completion ring has entries". It answers no request; `status` is always 0 and is not
+// sent.
+struct WakeNotice {
+  std::int32_t status = kStatusOk;
+};
 using Reply = std::variant<HelloReply, MsggetReply, MsgsndReply, MsgrcvReply, MsgctlReply,
-                           AdminReply>;
+                           AdminReply, RingSetupReply, WakeNotice>;
 
 Opcode opcode_of(const Request& r);
 Opcode opcode_of(const Reply& r);

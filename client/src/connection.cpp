@@ -9,6 +9,8 @@
 #include <linux/capability.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <utility>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -36,6 +39,25 @@ constexpr int kReconnectStepMs = 50;
 // How long HELLO may take before the daemon counts as unreachable.
 constexpr int kHelloTimeoutMs = 10000;
 constexpr std::size_t kReadChunk = 64 * 1024;
+
+// How a caller waits for a reply on the fast path: polls the completion ring kSpinPolls
+// times with a CPU pause between, then kYieldPolls times with sched_yield() between (on
+// two cores the daemon may need this core), then says it sleeps and waits in poll() for
+// the daemon's WAKE (bench/experiments/wait-strategy.md).
+constexpr int kSpinPolls = 64;
+constexpr int kYieldPolls = 48;
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield" ::: "memory");
+#endif
+}
+
+bool is_wake_notice(const proto::FrameHeader& h) {
+  return h.opcode == (static_cast<std::uint16_t>(proto::Opcode::doorbell) | proto::kReplyBit);
+}
 
 // ---- our sockets and their identity ------------------------------------------------
 // A program may close a descriptor it does not own — fakeroot's faked closes every one
@@ -237,6 +259,121 @@ void Connection::drop() {
   }
   decoder_ = proto::FrameDecoder(proto::kClientMaxReplyBytes);
   drop_after_call_ = false;
+  unmap_ring();
+  if (received_fd_ >= 0) {
+    ::close(received_fd_);
+    received_fd_ = -1;
+  }
+}
+
+void Connection::unmap_ring() {
+  if (ring_region_ != nullptr) {
+    // The mapping is MADV_DONTFORK: in a child (or a raw clone) it is not there, and the
+    // address may since hold something of the child's.
+    if (fork_generation_ == g_fork_generation.load(std::memory_order_acquire) &&
+        pid_ == raw_getpid()) {
+      ::munmap(ring_region_, ring_region_bytes_);
+    }
+    ring_region_ = nullptr;
+    ring_region_bytes_ = 0;
+  }
+  ring_sq_ = {};
+  ring_cq_ = {};
+  ring_decoder_ = proto::FrameDecoder(proto::kClientMaxReplyBytes);
+}
+
+bool fast_path_enabled() {
+  const char* v = ::getenv("SYSVMQ_FASTPATH");
+  return v == nullptr || std::strcmp(v, "0") != 0;
+}
+
+int Connection::setup_ring() {
+  const std::uint64_t id = next_request_id_++;
+  out_.clear();
+  proto::encode_request(id, 0, proto::RingSetupRequest{}, out_);
+  bool sent_anything = false;
+  proto::Reply reply;
+  bool cancelled = false;
+  if (send_all(out_, sent_anything) != 0 ||
+      await_reply(id, proto::Opcode::ring_setup, false, kHelloTimeoutMs, reply, cancelled) != 0) {
+    drop();
+    return ECONNRESET;
+  }
+  const int fd = std::exchange(received_fd_, -1);
+  const auto* r = std::get_if<proto::RingSetupReply>(&reply);
+  if (r == nullptr || r->status != proto::kStatusOk || fd < 0) {
+    if (fd >= 0) ::close(fd);
+    return 0;  // ENOSYS (fast path off) or no descriptor: the socket carries every call
+  }
+  const proto::ring::Layout layout{r->region_bytes, r->sq_offset, r->sq_capacity, r->cq_offset,
+                                   r->cq_capacity};
+  struct stat st {};
+  // Raw fstat (fakeroot wraps the libc one); the region must be exactly what was said.
+  const bool size_ok = ::syscall(SYS_fstat, fd, &st) == 0 &&
+                       static_cast<std::uint64_t>(st.st_size) == layout.region_bytes;
+  void* p = MAP_FAILED;
+  if (size_ok && proto::ring::layout_valid(layout, layout.region_bytes)) {
+    p = ::mmap(nullptr, static_cast<std::size_t>(layout.region_bytes), PROT_READ | PROT_WRITE,
+               MAP_SHARED, fd, 0);
+  }
+  ::close(fd);
+  if (p == MAP_FAILED) return 0;
+  auto* region = static_cast<std::byte*>(p);
+  if (proto::ring::word32(region, proto::ring::kMagicOffset).load() != proto::ring::kRegionMagic ||
+      proto::ring::word32(region, proto::ring::kVersionOffset).load() != proto::ring::kRegionVersion) {
+    ::munmap(p, static_cast<std::size_t>(layout.region_bytes));
+    return 0;
+  }
+  // A child of fork() must not write into its parent's rings: it gets no mapping at all.
+  ::madvise(p, static_cast<std::size_t>(layout.region_bytes), MADV_DONTFORK);
+  ring_region_ = region;
+  ring_region_bytes_ = static_cast<std::size_t>(layout.region_bytes);
+  ring_sq_ = proto::ring::RingWriter(region, layout.sq_offset, layout.sq_capacity,
+                                     proto::ring::kSqHeadOffset, proto::ring::kSqTailOffset);
+  ring_cq_ = proto::ring::RingReader(region, layout.cq_offset, layout.cq_capacity,
+                                     proto::ring::kCqHeadOffset, proto::ring::kCqTailOffset);
+  return 0;
+}
+
+bool Connection::publish_on_ring(const proto::Bytes& frame) {
+  std::uint64_t room = 0;
+  if (!ring_sq_.free_bytes(room) || room < frame.size()) return false;
+  ring_sq_.write(frame);
+  ring_sq_.publish();
+  // Store-tail-then-load-idle; the daemon does store-idle-then-load-tail. With both
+  // fences at least one side sees the other: no entry waits for a doorbell never rung.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (proto::ring::word32(ring_region_, proto::ring::kDaemonIdleOffset)
+          .load(std::memory_order_relaxed) != 0) {
+    proto::Bytes bell;
+    proto::encode_request(0, 0, proto::DoorbellRequest{}, bell);
+    bool sent_anything = false;
+    if (send_all(bell, sent_anything) != 0) drop_after_call_ = true;
+  }
+  return true;
+}
+
+ssize_t Connection::receive_some(std::span<std::byte> room) {
+  iovec iov{room.data(), room.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  const ssize_t k = ::recvmsg(fd_, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  for (cmsghdr* c = k >= 0 ? CMSG_FIRSTHDR(&msg) : nullptr; c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    const std::size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (std::size_t i = 0; i < n; ++i) {
+      int fd = -1;
+      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+      // Only the RING_SETUP reply carries one; anything else is closed at once.
+      if (received_fd_ >= 0) ::close(received_fd_);
+      received_fd_ = fd;
+    }
+  }
+  return k;
 }
 
 void Connection::record_identity() {
@@ -264,9 +401,26 @@ bool Connection::identity_changed() const {
 
 bool Connection::peer_gone() {
   if (decoder_.pending_bytes() != 0) return true;  // leftovers of an unfinished reply
-  pollfd p{fd_, POLLIN, 0};
-  // Between calls nothing may arrive: readable means EOF, an error, or garbage.
-  return ::poll(&p, 1, 0) > 0;
+  if (ring_region_ != nullptr && (ring_decoder_.pending_bytes() != 0 || ring_cq_.has_input()))
+    return true;  // a completion nobody asked for
+  for (;;) {
+    pollfd p{fd_, POLLIN, 0};
+    // Between calls only a late WAKE notice may arrive; anything else — EOF, an error,
+    // garbage — means the connection is no longer usable.
+    if (::poll(&p, 1, 0) <= 0) return false;
+    auto room = decoder_.prepare(kReadChunk);
+    const ssize_t k = receive_some(room);
+    decoder_.commit(k > 0 ? static_cast<std::size_t>(k) : 0);
+    if (k <= 0) return !(k < 0 && (errno == EAGAIN || errno == EINTR));
+    proto::FrameDecoder::Frame frame;
+    std::string why;
+    for (;;) {
+      const auto st = decoder_.next(frame, why);
+      if (st == proto::FrameDecoder::Status::need_more) break;
+      if (st == proto::FrameDecoder::Status::bad || !is_wake_notice(frame.header)) return true;
+    }
+    if (decoder_.pending_bytes() != 0) return true;
+  }
 }
 
 int Connection::ensure() {
@@ -348,6 +502,10 @@ int Connection::connect_and_hello() {
     return ECONNREFUSED;
   }
   hello_ = *hello;
+  if (fast_path_enabled() && setup_ring() != 0) {
+    last_connect_errno_ = ECONNRESET;
+    return ECONNREFUSED;
+  }
   return 0;
 }
 
@@ -381,32 +539,74 @@ int Connection::send_cancel(std::uint64_t request_id) {
   return err;
 }
 
-int Connection::await_reply(std::uint64_t request_id, proto::Opcode opcode, bool can_park,
-                            int timeout_ms, proto::Reply& reply, bool& cancelled) {
-  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+int Connection::take_reply(proto::FrameDecoder& decoder, std::uint64_t request_id,
+                           proto::Opcode opcode, proto::Reply& reply) {
   for (;;) {
     proto::FrameDecoder::Frame frame;
     std::string why;
-    const auto status = decoder_.next(frame, why);
+    const auto status = decoder.next(frame, why);
+    if (status == proto::FrameDecoder::Status::need_more) return EAGAIN;
     if (status == proto::FrameDecoder::Status::bad) {
       drop();
       return EPROTO;
     }
-    if (status == proto::FrameDecoder::Status::frame) {
-      const auto expected = static_cast<std::uint16_t>(
-          static_cast<std::uint16_t>(opcode) | proto::kReplyBit);
-      // One call at a time per connection: any other reply is a protocol error.
-      if (frame.header.request_id != request_id || frame.header.opcode != expected) {
-        drop();
-        return EPROTO;
+    // A WAKE notice only says "look at the completion ring", which the caller does.
+    if (&decoder == &decoder_ && is_wake_notice(frame.header) && frame.header.request_id == 0 &&
+        frame.header.body_len == 0)
+      continue;
+    const auto expected =
+        static_cast<std::uint16_t>(static_cast<std::uint16_t>(opcode) | proto::kReplyBit);
+    // One call at a time per connection: any other reply is a protocol error.
+    if (frame.header.request_id != request_id || frame.header.opcode != expected) {
+      drop();
+      return EPROTO;
+    }
+    auto decoded = proto::decode_reply(frame.header, frame.body, why);
+    if (!decoded) {
+      drop();
+      return EPROTO;
+    }
+    reply = std::move(*decoded);
+    return 0;
+  }
+}
+
+int Connection::await_reply(std::uint64_t request_id, proto::Opcode opcode, bool can_park,
+                            int timeout_ms, proto::Reply& reply, bool& cancelled, bool on_ring) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  int polls = 0;
+  for (;;) {
+    int err = take_reply(decoder_, request_id, opcode, reply);
+    if (err != EAGAIN) return err;
+
+    if (on_ring) {
+      // The reply comes by the completion ring unless it was too big for it.
+      if (ring_cq_.has_input()) {
+        std::size_t copied = 0;
+        if (ring_cq_.read(ring_decoder_, ring_cq_.capacity(), copied) !=
+            proto::ring::RingReader::Status::ok) {
+          drop();
+          return EPROTO;
+        }
       }
-      auto decoded = proto::decode_reply(frame.header, frame.body, why);
-      if (!decoded) {
-        drop();
-        return EPROTO;
+      err = take_reply(ring_decoder_, request_id, opcode, reply);
+      if (err != EAGAIN) return err;
+      if (polls < kSpinPolls + kYieldPolls) {
+        if (polls++ < kSpinPolls) {
+          cpu_relax();
+        } else {
+          ::sched_yield();
+        }
+        continue;
       }
-      reply = std::move(*decoded);
-      return 0;
+      // Going to sleep: say so, then look once more (the daemon publishes, then reads
+      // the flag; one of the two sees the other).
+      auto waiting = proto::ring::word32(ring_region_, proto::ring::kClientWaitingOffset);
+      waiting.store(1, std::memory_order_seq_cst);
+      if (ring_cq_.has_input()) {
+        waiting.store(0, std::memory_order_relaxed);
+        continue;
+      }
     }
 
     int wait_ms = -1;
@@ -423,6 +623,10 @@ int Connection::await_reply(std::uint64_t request_id, proto::Opcode opcode, bool
     // poll() is never restarted after a signal handler, whatever SA_RESTART says: the
     // contract of msgsnd/msgrcv (SEMANTICS.md 8.1).
     const int n = ::poll(&p, 1, wait_ms);
+    if (on_ring && ring_region_ != nullptr) {
+      proto::ring::word32(ring_region_, proto::ring::kClientWaitingOffset)
+          .store(0, std::memory_order_relaxed);
+    }
     if (n < 0) {
       if (errno != EINTR) {
         drop();
@@ -430,7 +634,8 @@ int Connection::await_reply(std::uint64_t request_id, proto::Opcode opcode, bool
       }
       // The daemon decides: EINTR if the call was still parked, else the answer it had
       // already sent stands — a handed-over message is never dropped. Only one CANCEL;
-      // later signals just wait on.
+      // later signals just wait on. It goes by the socket whichever way the call went:
+      // the daemon runs a connection's ring entries before its socket frames.
       if (can_park && !cancelled) {
         cancelled = true;
         send_cancel(request_id);
@@ -440,7 +645,7 @@ int Connection::await_reply(std::uint64_t request_id, proto::Opcode opcode, bool
     if (n == 0) continue;  // the deadline is checked above
 
     auto room = decoder_.prepare(kReadChunk);
-    const ssize_t k = ::recv(fd_, room.data(), room.size(), MSG_DONTWAIT);
+    const ssize_t k = receive_some(room);
     if (k > 0) {
       decoder_.commit(static_cast<std::size_t>(k));
       continue;
@@ -489,22 +694,27 @@ int Connection::call_in_flight(const proto::Request& request, bool can_park,
     proto::encode_request(id, thread_caps_flags(), request, out_);
     if (out_.size() - proto::kHeaderBytes > hello_.max_frame_bytes) return EMSGSIZE;
 
-    bool sent_anything = false;
-    if (send_all(out_, sent_anything) != 0) {
-      drop();
-      // Refused before a byte went out: the daemon closed this connection before the
-      // request and never saw it, so sending it on a new connection is no retry.
-      if (!sent_anything && !resent_after_stale) {
-        resent_after_stale = true;
-        err = connect_and_hello();
-        if (err != 0) return err;
-        continue;
-      }
-      return ECONNRESET;
-    }
-
     bool cancelled = false;
-    err = await_reply(id, proto::opcode_of(request), can_park, -1, reply, cancelled);
+    if (ring_region_ != nullptr && publish_on_ring(out_)) {
+      // The fast path: the frame fitted the submission ring.
+      err = await_reply(id, proto::opcode_of(request), can_park, -1, reply, cancelled,
+                        /*on_ring=*/true);
+    } else {
+      bool sent_anything = false;
+      if (send_all(out_, sent_anything) != 0) {
+        drop();
+        // Refused before a byte went out: the daemon closed this connection before the
+        // request and never saw it, so sending it on a new connection is no retry.
+        if (!sent_anything && !resent_after_stale) {
+          resent_after_stale = true;
+          err = connect_and_hello();
+          if (err != 0) return err;
+          continue;
+        }
+        return ECONNRESET;
+      }
+      err = await_reply(id, proto::opcode_of(request), can_park, -1, reply, cancelled);
+    }
     if (err != 0) return err;
     if (drop_after_call_) drop();
     if (status_of(reply) != proto::kStatusShuttingDown) return 0;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "proto/codec.hpp"
+#include "proto/ring.hpp"
 
 namespace sysvmq::detail {
 
@@ -71,6 +72,8 @@ class Connection {
   std::string socket_path() const;
 
   bool connected() const { return fd_ >= 0; }
+  // True while calls go through the shared-memory rings (PROTOCOL.md "Rings").
+  bool on_fast_path() const { return ring_region_ != nullptr; }
 
   // Closes the socket (the daemon drops whatever this connection had parked).
   void drop();
@@ -80,9 +83,20 @@ class Connection {
   int connect_and_hello();
   int send_all(const proto::Bytes& bytes, bool& sent_anything);
   int send_cancel(std::uint64_t request_id);
-  // timeout_ms < 0: no timeout. `cancelled` is set once a CANCEL went out.
+  // timeout_ms < 0: no timeout. `cancelled` is set once a CANCEL went out. With
+  // `on_ring` the reply may come by the completion ring or the socket.
   int await_reply(std::uint64_t request_id, proto::Opcode opcode, bool can_park,
-                  int timeout_ms, proto::Reply& reply, bool& cancelled);
+                  int timeout_ms, proto::Reply& reply, bool& cancelled, bool on_ring = false);
+  // A whole reply frame for `request_id` from `decoder`: 0 (reply set), EAGAIN (none
+  // yet) or EPROTO (the connection is dropped).
+  int take_reply(proto::FrameDecoder& decoder, std::uint64_t request_id, proto::Opcode opcode,
+                 proto::Reply& reply);
+  ssize_t receive_some(std::span<std::byte> room);
+  // The fast path: asks for rings after HELLO (0, or the daemon said no and calls stay on
+  // the socket), publishes one frame, forgets the rings.
+  int setup_ring();
+  bool publish_on_ring(const proto::Bytes& frame);
+  void unmap_ring();
   int reconnect_after_shutdown(bool can_park,
                                std::chrono::steady_clock::time_point deadline);
   bool identity_changed() const;
@@ -105,7 +119,18 @@ class Connection {
   bool drop_after_call_ = false;  // a CANCEL could not be sent whole
   std::string last_path_;
   int last_connect_errno_ = 0;
+
+  // The fast path (set up by setup_ring, gone with drop).
+  std::byte* ring_region_ = nullptr;
+  std::size_t ring_region_bytes_ = 0;
+  proto::ring::RingWriter ring_sq_;
+  proto::ring::RingReader ring_cq_;
+  proto::FrameDecoder ring_decoder_{proto::kClientMaxReplyBytes};
+  int received_fd_ = -1;  // a descriptor that came with the last reply (RING_SETUP's)
 };
+
+// False when $SYSVMQ_FASTPATH is "0": calls then go over the socket only.
+bool fast_path_enabled();
 
 // The calling thread's connection of the C API (c_api.cpp); the preload shim reads its
 // last_path() and last_connect_errno() for its one-line diagnostic.

@@ -11,7 +11,7 @@ namespace {
 std::int32_t status_of(core::Errc e) { return static_cast<std::int32_t>(e); }
 }  // namespace
 
-void Server::dispatch(Session& s, const proto::FrameHeader& h, proto::Request&& req) {
+void Server::dispatch(Session& s, const Incoming& h, proto::Request&& req) {
   if (!s.hello_done()) {
     if (auto* hello = std::get_if<proto::HelloRequest>(&req)) {
       handle_hello(s, h, *hello);
@@ -39,12 +39,18 @@ void Server::dispatch(Session& s, const proto::FrameHeader& h, proto::Request&& 
           handle_cancel(s, h);
         } else if constexpr (std::is_same_v<T, proto::AdminRequest>) {
           handle_admin(s, h, r);
+        } else if constexpr (std::is_same_v<T, proto::RingSetupRequest>) {
+          handle_ring_setup(s, h);
+        } else if constexpr (std::is_same_v<T, proto::DoorbellRequest>) {
+          // The client published entries while every ring was marked idle; the poller
+          // runs them (this session's were run before this frame already).
+          wake_ring_poller();
         }
       },
       std::move(req));
 }
 
-void Server::handle_hello(Session& s, const proto::FrameHeader& h, const proto::HelloRequest& r) {
+void Server::handle_hello(Session& s, const Incoming& h, const proto::HelloRequest& r) {
   if (r.magic != proto::kMagic) {
     ++counters_.sessions_closed_bad_input;
     s.close("bad frame: HELLO with wrong magic", true);
@@ -57,20 +63,20 @@ void Server::handle_hello(Session& s, const proto::FrameHeader& h, const proto::
   reply.max_frame_bytes = options_.max_frame_bytes;
   if (r.version != proto::kVersion) {
     reply.status = status_of(core::Errc::einval);
-    s.send(h.request_id, reply);
+    s.send(h, reply);
     s.close_after_writes();
     return;
   }
   s.set_hello_done();
-  s.send(h.request_id, reply);
+  s.send(h, reply);
 }
 
-void Server::handle_msgget(Session& s, const proto::FrameHeader& h, const proto::MsggetRequest& r) {
+void Server::handle_msgget(Session& s, const Incoming& h, const proto::MsggetRequest& r) {
   auto out = registry_.msgget(caller_for(s, h.flags), r.key, r.msgflg, now_coarse());
-  s.send(h.request_id, proto::MsggetReply{status_of(out.error()), out.ok() ? out.value() : -1});
+  s.send(h, proto::MsggetReply{status_of(out.error()), out.ok() ? out.value() : -1});
 }
 
-void Server::handle_msgsnd(Session& s, const proto::FrameHeader& h, proto::MsgsndRequest&& r) {
+void Server::handle_msgsnd(Session& s, const Incoming& h, proto::MsgsndRequest&& r) {
   core::MsgsndArgs args;
   args.msqid = r.msqid;
   args.mtype = r.mtype;
@@ -84,10 +90,10 @@ void Server::handle_msgsnd(Session& s, const proto::FrameHeader& h, proto::Msgsn
     park(s, h, out.waiter(), r.msqid, r.msgflg, r.msgsz);
     return;
   }
-  s.send(h.request_id, proto::MsgsndReply{status_of(out.error())});
+  s.send(h, proto::MsgsndReply{status_of(out.error())});
 }
 
-void Server::handle_msgrcv(Session& s, const proto::FrameHeader& h, const proto::MsgrcvRequest& r) {
+void Server::handle_msgrcv(Session& s, const Incoming& h, const proto::MsgrcvRequest& r) {
   core::MsgrcvArgs args{r.msqid, r.msgsz, r.msgtyp, r.msgflg};
   auto out = registry_.msgrcv(caller_for(s, h.flags), args, now_coarse());
   if (out.parked()) {
@@ -95,7 +101,7 @@ void Server::handle_msgrcv(Session& s, const proto::FrameHeader& h, const proto:
     return;
   }
   if (!out.ok()) {
-    s.send(h.request_id, proto::MsgrcvReply{status_of(out.error()), 0, {}});
+    s.send(h, proto::MsgrcvReply{status_of(out.error()), 0, {}});
     return;
   }
   core::Received got = std::move(out).value();
@@ -104,10 +110,10 @@ void Server::handle_msgrcv(Session& s, const proto::FrameHeader& h, const proto:
   const bool noerror = (r.msgflg & proto::kMsgNoerror) != 0;
   const bool whole = !noerror || static_cast<std::int64_t>(got.text.size()) < r.msgsz;
   const int restore = (!copy && whole) ? r.msqid : -1;
-  s.send(h.request_id, proto::MsgrcvReply{0, got.mtype, std::move(got.text)}, restore);
+  s.send(h, proto::MsgrcvReply{0, got.mtype, std::move(got.text)}, restore);
 }
 
-void Server::handle_msgctl(Session& s, const proto::FrameHeader& h, const proto::MsgctlRequest& r) {
+void Server::handle_msgctl(Session& s, const Incoming& h, const proto::MsgctlRequest& r) {
   if (r.cmd == proto::kIpcRmid || r.cmd == proto::kIpcSet) settle_pending_input(s);
   if (s.closed()) return;
   core::MsgctlArgs args;
@@ -123,10 +129,10 @@ void Server::handle_msgctl(Session& s, const proto::FrameHeader& h, const proto:
     reply.ds = out.value().ds;
     reply.info = out.value().info;
   }
-  s.send(h.request_id, std::move(reply));
+  s.send(h, std::move(reply));
 }
 
-void Server::handle_cancel(Session& s, const proto::FrameHeader& h) {
+void Server::handle_cancel(Session& s, const Incoming& h) {
   // PROTOCOL.md: CANCEL has no reply of its own; the named call gets exactly one.
   auto it = s.parked().find(h.request_id);
   if (it == s.parked().end()) return;  // already answered (or unknown): nothing to do
@@ -135,15 +141,35 @@ void Server::handle_cancel(Session& s, const proto::FrameHeader& h) {
   routes_.erase(call.waiter);
   if (!registry_.cancel(call.waiter)) return;
   const auto eintr = status_of(core::Errc::eintr);
+  // The answer goes where the call came from, whichever way the CANCEL came.
+  const ReplyTo to{h.request_id, call.channel};
   if (call.opcode == proto::Opcode::msgsnd) {
-    s.send(h.request_id, proto::MsgsndReply{eintr});
+    s.send(to, proto::MsgsndReply{eintr});
   } else {
-    s.send(h.request_id, proto::MsgrcvReply{eintr, 0, {}});
+    s.send(to, proto::MsgrcvReply{eintr, 0, {}});
   }
 }
 
-void Server::handle_admin(Session& s, const proto::FrameHeader& h, const proto::AdminRequest& r) {
-  s.send(h.request_id, answer_admin(*this, caller_for(s, h.flags), r.json));
+void Server::handle_ring_setup(Session& s, const Incoming& h) {
+  // Over the socket only: the reply carries a descriptor.
+  if (!options_.fast_path || s.has_ring() || h.channel != Channel::socket) {
+    s.send(h, proto::RingSetupReply{status_of(s.has_ring() ? core::Errc::einval : core::Errc::enosys)});
+    return;
+  }
+  std::string why;
+  auto ring = RingChannel::create(options_.ring_bytes, why);
+  if (!ring) {
+    spdlog::warn("session {}: no fast path ({}); it stays on the socket", s.id(), why);
+    s.send(h, proto::RingSetupReply{status_of(core::Errc::enosys)});
+    return;
+  }
+  ring->set_daemon_idle(rings_idle_);
+  s.attach_ring(std::move(ring), h);
+  if (!s.closed()) ring_sessions_.push_back(s.shared_from_this());
+}
+
+void Server::handle_admin(Session& s, const Incoming& h, const proto::AdminRequest& r) {
+  s.send(h, answer_admin(*this, caller_for(s, h.flags), r.json));
 }
 
 }  // namespace sysvmq::server

@@ -1,6 +1,7 @@
 #include "server.hpp"
 
 #include <spdlog/spdlog.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -10,6 +11,10 @@
 namespace sysvmq::server {
 
 namespace {
+// How long the ring poller keeps polling after the last ring work before it marks the
+// rings idle and sleeps (bench/experiments/wait-strategy.md has the measurements).
+constexpr auto kRingActiveWindow = std::chrono::microseconds(50);
+
 std::shared_ptr<spdlog::logger> log() {
   static auto l = spdlog::get("server") ? spdlog::get("server") : spdlog::default_logger();
   return l;
@@ -94,31 +99,76 @@ void Server::stop() {
       proto::Reply reply = call.opcode == proto::Opcode::msgsnd
                                ? proto::Reply{proto::MsgsndReply{proto::kStatusShuttingDown}}
                                : proto::Reply{proto::MsgrcvReply{proto::kStatusShuttingDown, 0, {}}};
-      s->send(request_id, std::move(reply));
+      s->send(ReplyTo{request_id, call.channel}, std::move(reply));
     }
     s->close_after_writes();
   }
   log()->info("stopping: {} connection(s) closing", sessions_.size());
 }
 
-void Server::on_frame(Session& s, const proto::FrameHeader& h, std::span<const std::byte> body) {
+void Server::on_frame(Session& s, const proto::FrameHeader& h, std::span<const std::byte> body,
+                      Channel channel) {
   std::string why;
   auto req = proto::decode_request(h, body, why);
   if (!req) {
     ++counters_.sessions_closed_bad_input;
-    s.close("bad frame: " + why, true);
+    s.close((channel == Channel::ring ? "bad frame in submission ring: " : "bad frame: ") + why,
+            true);
     return;
   }
   ++counters_.requests_total;
-  dispatch(s, h, std::move(*req));
+  dispatch(s, Incoming{h.request_id, h.opcode, h.flags, channel}, std::move(*req));
   deliver_completions();
 }
 
-void Server::park(Session& s, const proto::FrameHeader& h, core::WaiterId w, int msqid,
-                  int msgflg, std::int64_t msgsz) {
+void Server::park(Session& s, const Incoming& h, core::WaiterId w, int msqid, int msgflg,
+                  std::int64_t msgsz) {
   const auto op = static_cast<proto::Opcode>(h.opcode);
-  s.parked().emplace(h.request_id, ParkedCall{w, op});
-  routes_.emplace(w, Route{s.weak_from_this(), h.request_id, op, msqid, msgflg, msgsz});
+  s.parked().emplace(h.request_id, ParkedCall{w, op, h.channel});
+  routes_.emplace(w, Route{s.weak_from_this(), h, op, msqid, msgflg, msgsz});
+}
+
+void Server::wake_ring_poller() {
+  ring_active_until_ = std::chrono::steady_clock::now() + kRingActiveWindow;
+  if (rings_idle_) {
+    rings_idle_ = false;
+    for (auto& s : ring_sessions_) s->set_ring_daemon_idle(false);
+  }
+  if (ring_poll_posted_) return;
+  ring_poll_posted_ = true;
+  boost::asio::post(io_, [this] { poll_rings(); });
+}
+
+void Server::poll_rings() {
+  ring_poll_posted_ = false;
+  bool work = false;
+  // A copy: servicing a ring can close its session (bad input), which edits the list.
+  auto sessions = ring_sessions_;
+  for (auto& s : sessions) work = s->service_ring() || work;
+  std::erase_if(ring_sessions_, [](const auto& s) { return s->closed(); });
+  if (ring_sessions_.empty()) {
+    rings_idle_ = true;
+    return;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  if (work) ring_active_until_ = now + kRingActiveWindow;
+  if (now < ring_active_until_) {
+    // Two cores, three busy threads: an empty poll gives the core to a client.
+    if (!work) ::sched_yield();
+    ring_poll_posted_ = true;
+    boost::asio::post(io_, [this] { poll_rings(); });
+    return;
+  }
+  // Idle: say so in every ring, then look once more (a client that published before it
+  // could see the flag rings no doorbell).
+  rings_idle_ = true;
+  for (auto& s : ring_sessions_) s->set_ring_daemon_idle(true);
+  for (auto& s : ring_sessions_) {
+    if (s->ring_has_input()) {
+      wake_ring_poller();
+      return;
+    }
+  }
 }
 
 void Server::deliver_completions() {
@@ -134,8 +184,8 @@ void Server::deliver_completions() {
       const auto status = static_cast<std::int32_t>(c.error);
       if (route.opcode == proto::Opcode::msgsnd) {
         if (session) {
-          session->parked().erase(route.request_id);
-          session->send(route.request_id, proto::MsgsndReply{status});
+          session->parked().erase(route.reply_to.request_id);
+          session->send(route.reply_to, proto::MsgsndReply{status});
         }
         continue;
       }
@@ -150,8 +200,8 @@ void Server::deliver_completions() {
           restore = route.msqid;
       }
       if (session) {
-        session->parked().erase(route.request_id);
-        session->send(route.request_id, std::move(reply), restore);
+        session->parked().erase(route.reply_to.request_id);
+        session->send(route.reply_to, std::move(reply), restore);
       } else if (restore >= 0) {
         registry_.restore(restore, core::Message{reply.mtype, std::move(reply.text)}, now_coarse());
         ++counters_.messages_restored;
@@ -176,6 +226,7 @@ void Server::on_session_closed(Session& s, std::deque<std::pair<int, core::Messa
     ++counters_.messages_restored;
   }
   sessions_.erase(s.id());
+  std::erase_if(ring_sessions_, [](const auto& r) { return r->closed(); });
   deliver_completions();
 }
 
@@ -188,7 +239,10 @@ void Server::settle_pending_input(Session& current) {
   std::vector<std::shared_ptr<Session>> others;
   for (auto& [id, s] : sessions_)
     if (s.get() != &current) others.push_back(s);
-  for (auto& s : others) s->drain_input();
+  for (auto& s : others) {
+    s->service_ring();
+    s->drain_input();
+  }
   settling_ = false;
 }
 

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "daemon/core/registry.hpp"
 #include "daemon/server/peer_credentials.hpp"
@@ -25,6 +26,8 @@ struct ServerOptions {
   std::uint32_t max_connections = 4096;
   std::size_t max_output_bytes = 4u << 20;  // per session, before reading pauses
   CredentialPolicy credentials;
+  bool fast_path = true;            // answer RING_SETUP (PROTOCOL.md "Rings")
+  std::uint64_t ring_bytes = 64 * 1024;  // per ring, a power of two
 };
 
 struct ServerCounters {
@@ -47,7 +50,8 @@ class Server {
   void stop();
 
   // ---- used by Session ----
-  void on_frame(Session& s, const proto::FrameHeader& h, std::span<const std::byte> body);
+  void on_frame(Session& s, const proto::FrameHeader& h, std::span<const std::byte> body,
+                Channel channel);
   void on_session_closed(Session& s, std::deque<std::pair<int, core::Message>> unsent);
   void cancel_parked(Session& s);
 
@@ -64,7 +68,7 @@ class Server {
  private:
   struct Route {
     std::weak_ptr<Session> session;
-    std::uint64_t request_id;
+    ReplyTo reply_to;
     proto::Opcode opcode;
     int msqid;
     int msgflg;
@@ -72,16 +76,23 @@ class Server {
   };
 
   void accept_next();
-  void dispatch(Session& s, const proto::FrameHeader& h, proto::Request&& req);
-  void handle_hello(Session& s, const proto::FrameHeader& h, const proto::HelloRequest& r);
-  void handle_msgget(Session& s, const proto::FrameHeader& h, const proto::MsggetRequest& r);
-  void handle_msgsnd(Session& s, const proto::FrameHeader& h, proto::MsgsndRequest&& r);
-  void handle_msgrcv(Session& s, const proto::FrameHeader& h, const proto::MsgrcvRequest& r);
-  void handle_msgctl(Session& s, const proto::FrameHeader& h, const proto::MsgctlRequest& r);
-  void handle_cancel(Session& s, const proto::FrameHeader& h);
-  void handle_admin(Session& s, const proto::FrameHeader& h, const proto::AdminRequest& r);
-  void park(Session& s, const proto::FrameHeader& h, core::WaiterId w, int msqid, int msgflg,
+  void dispatch(Session& s, const Incoming& h, proto::Request&& req);
+  void handle_hello(Session& s, const Incoming& h, const proto::HelloRequest& r);
+  void handle_msgget(Session& s, const Incoming& h, const proto::MsggetRequest& r);
+  void handle_msgsnd(Session& s, const Incoming& h, proto::MsgsndRequest&& r);
+  void handle_msgrcv(Session& s, const Incoming& h, const proto::MsgrcvRequest& r);
+  void handle_msgctl(Session& s, const Incoming& h, const proto::MsgctlRequest& r);
+  void handle_cancel(Session& s, const Incoming& h);
+  void handle_admin(Session& s, const Incoming& h, const proto::AdminRequest& r);
+  void handle_ring_setup(Session& s, const Incoming& h);
+  void park(Session& s, const Incoming& h, core::WaiterId w, int msqid, int msgflg,
             std::int64_t msgsz);
+
+  // The ring poller (PROTOCOL.md "Waiting"): while rings are busy the daemon's thread
+  // keeps polling them between socket events; after kRingActiveWindow without work it
+  // marks every ring idle and sleeps until a DOORBELL.
+  void wake_ring_poller();
+  void poll_rings();
   void deliver_completions();
   void settle_pending_input(Session& current);
   const core::Caller& caller_for(Session& s, std::uint16_t flags) const;
@@ -92,6 +103,10 @@ class Server {
   core::Registry registry_;
   std::unordered_map<std::uint64_t, std::shared_ptr<Session>> sessions_;
   std::unordered_map<core::WaiterId, Route> routes_;
+  std::vector<std::shared_ptr<Session>> ring_sessions_;
+  bool ring_poll_posted_ = false;
+  bool rings_idle_ = true;  // every ring's daemon_idle word says 1
+  std::chrono::steady_clock::time_point ring_active_until_;
   ServerCounters counters_;
   std::uint64_t next_session_id_ = 1;
   bool stopping_ = false;

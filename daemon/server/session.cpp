@@ -1,6 +1,10 @@
 #include "session.hpp"
 
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cstring>
 
 #include <boost/asio/error.hpp>
 
@@ -32,7 +36,8 @@ Session::Session(Server& server, Socket socket, std::uint64_t id, PeerCredential
       id_(id),
       peer_(std::move(peer)),
       decoder_(max_frame_bytes),
-      max_output_bytes_(max_output_bytes) {}
+      max_output_bytes_(max_output_bytes),
+      ring_decoder_(max_frame_bytes) {}
 
 std::string Session::describe() const {
   return "uid=" + std::to_string(peer_.caller.uid) +
@@ -86,25 +91,94 @@ void Session::drain_input() {
     }
     decoder_.commit(n);
     budget -= std::min(budget, n);
-    proto::FrameDecoder::Frame frame;
-    std::string why;
-    for (;;) {
-      const auto st = decoder_.next(frame, why);
-      if (st == proto::FrameDecoder::Status::need_more) break;
-      if (st == proto::FrameDecoder::Status::bad) {
-        draining_ = false;
-        close("bad frame: " + why, true);
-        return;
-      }
-      server_.on_frame(*this, frame.header, frame.body);
-      if (closed_ || closing_after_writes_) break;
-    }
+    run_frames(decoder_, Channel::socket);
     if (closing_after_writes_) break;
   }
   draining_ = false;
 }
 
-void Session::send(std::uint64_t request_id, proto::Reply reply, int restore_msqid) {
+void Session::run_frames(proto::FrameDecoder& decoder, Channel channel) {
+  proto::FrameDecoder::Frame frame;
+  std::string why;
+  while (!closed_ && !closing_after_writes_) {
+    // Whatever the client published in its ring before these socket bytes comes first.
+    if (channel == Channel::socket && ring_has_input()) service_ring();
+    if (closed_ || closing_after_writes_) break;
+    const auto st = decoder.next(frame, why);
+    if (st == proto::FrameDecoder::Status::need_more) break;
+    if (st == proto::FrameDecoder::Status::bad) {
+      close((channel == Channel::ring ? "bad frame in submission ring: " : "bad frame: ") + why,
+            true);
+      return;
+    }
+    server_.on_frame(*this, frame.header, frame.body, channel);
+  }
+}
+
+bool Session::service_ring() {
+  if (!ring_ || closed_ || closing_after_writes_ || servicing_ring_) return false;
+  servicing_ring_ = true;
+  bool work = false;
+  if (!ring_out_.empty()) {
+    const std::size_t before = ring_out_.size();
+    flush_ring();
+    work = ring_out_.size() != before;
+  }
+  // At most two rings' worth per call, and none while replies pile up unread: a client
+  // that keeps publishing cannot hold the daemon's thread, nor grow its memory.
+  for (int round = 0; round < 2 && !closed_ && !closing_after_writes_ && ring_ &&
+                      queued_bytes_ <= max_output_bytes_ && ring_->has_input();
+       ++round) {
+    std::size_t copied = 0;
+    if (!ring_->drain(ring_decoder_, copied)) {
+      servicing_ring_ = false;
+      close("submission ring tail out of range", true);
+      return true;
+    }
+    if (copied == 0) break;  // the decoder is bad: run_frames reports it
+    work = true;
+    run_frames(ring_decoder_, Channel::ring);
+  }
+  if (!closed_) run_frames(ring_decoder_, Channel::ring);  // a bad decoder closes here
+  servicing_ring_ = false;
+  return work;
+}
+
+void Session::attach_ring(std::unique_ptr<RingChannel> ring, ReplyTo to) {
+  const auto& l = ring->layout();
+  proto::RingSetupReply reply{0, l.region_bytes, l.sq_offset, l.sq_capacity, l.cq_offset,
+                              l.cq_capacity};
+  ring_ = std::move(ring);
+  queued_bytes_ += approx_size(reply);
+  out_.push_back(Outgoing{to.request_id, reply, -1, /*with_ring_fd=*/true});
+  flush();
+}
+
+void Session::flush_ring() {
+  bool wrote = false;
+  proto::Bytes frame;
+  while (!closed_ && ring_ && !ring_out_.empty()) {
+    Outgoing& o = ring_out_.front();
+    frame.clear();
+    proto::encode_reply(o.request_id, o.reply, frame);
+    bool broken = false;
+    if (!ring_->write_frame(frame, broken)) {
+      if (broken) close("completion ring head out of range", true);
+      break;
+    }
+    queued_bytes_ -= std::min(queued_bytes_, approx_size(o.reply));
+    ring_out_.pop_front();
+    wrote = true;
+  }
+  // The client said it sleeps until told: one WAKE notice on the socket.
+  if (wrote && !closed_ && ring_->take_client_waiting()) {
+    queued_bytes_ += approx_size(proto::WakeNotice{});
+    out_.push_back(Outgoing{0, proto::WakeNotice{}, -1});
+    flush();
+  }
+}
+
+void Session::send(ReplyTo to, proto::Reply reply, int restore_msqid) {
   if (closed_) {
     // Nobody will read it; a received message goes back (8.3).
     if (restore_msqid >= 0) {
@@ -117,7 +191,14 @@ void Session::send(std::uint64_t request_id, proto::Reply reply, int restore_msq
     return;
   }
   queued_bytes_ += approx_size(reply);
-  out_.push_back(Outgoing{request_id, std::move(reply), restore_msqid});
+  // A frame the completion ring could never hold goes by the socket; the client waits on
+  // both.
+  if (to.channel == Channel::ring && ring_ && approx_size(reply) + proto::kHeaderBytes + 64 <= ring_->cq_capacity()) {
+    ring_out_.push_back(Outgoing{to.request_id, std::move(reply), restore_msqid});
+    flush_ring();
+    return;
+  }
+  out_.push_back(Outgoing{to.request_id, std::move(reply), restore_msqid});
   flush();
 }
 
@@ -130,11 +211,15 @@ void Session::flush() {
       Outgoing& o = out_.front();
       queued_bytes_ -= std::min(queued_bytes_, approx_size(o.reply));
       proto::encode_reply(o.request_id, o.reply, writing_);
+      writing_with_fd_ = o.with_ring_fd;
       out_.pop_front();
     }
     boost::system::error_code ec;
-    const std::size_t n = socket_.write_some(
-        boost::asio::buffer(writing_.data() + written_, writing_.size() - written_), ec);
+    const std::size_t n =
+        writing_with_fd_
+            ? write_with_fd(writing_.data() + written_, writing_.size() - written_, ec)
+            : socket_.write_some(
+                  boost::asio::buffer(writing_.data() + written_, writing_.size() - written_), ec);
     if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) {
       arm_write();
       return;
@@ -147,6 +232,34 @@ void Session::flush() {
   }
   if (!closed_ && queued_bytes_ <= max_output_bytes_ / 2) arm_read();
   maybe_finish_close();
+}
+
+std::size_t Session::write_with_fd(const std::byte* data, std::size_t n,
+                                   boost::system::error_code& ec) {
+  // The descriptor rides on the frame's first byte; once that is written it is the
+  // client's, and the daemon's copy is closed (the mapping stays).
+  iovec iov{const_cast<std::byte*>(data), n};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  const int fd = ring_ ? ring_->fd() : -1;
+  std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  const ssize_t k = ::sendmsg(socket_.native_handle(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (k < 0) {
+    ec = boost::system::error_code(errno, boost::system::system_category());
+    if (errno == EAGAIN || errno == EWOULDBLOCK) ec = boost::asio::error::would_block;
+    return 0;
+  }
+  writing_with_fd_ = false;
+  if (ring_) ring_->close_fd();
+  return static_cast<std::size_t>(k);
 }
 
 void Session::arm_write() {
@@ -186,12 +299,15 @@ void Session::close(const std::string& reason, bool fault) {
   socket_.close(ec);
   // Replies never started: a received message in one of them was never seen by anyone.
   std::deque<std::pair<int, core::Message>> unsent;
-  for (auto& o : out_) {
-    auto* m = std::get_if<proto::MsgrcvReply>(&o.reply);
-    if (o.restore_msqid >= 0 && m && m->status == 0)
-      unsent.emplace_back(o.restore_msqid, core::Message{m->mtype, std::move(m->text)});
+  for (auto* queue : {&ring_out_, &out_}) {
+    for (auto& o : *queue) {
+      auto* m = std::get_if<proto::MsgrcvReply>(&o.reply);
+      if (o.restore_msqid >= 0 && m && m->status == 0)
+        unsent.emplace_back(o.restore_msqid, core::Message{m->mtype, std::move(m->text)});
+    }
+    queue->clear();
   }
-  out_.clear();
+  ring_.reset();  // unmaps the daemon's view; the client's is its own
   queued_bytes_ = 0;
   server_.cancel_parked(*this);
   server_.on_session_closed(*this, std::move(unsent));

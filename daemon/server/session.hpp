@@ -15,16 +15,37 @@
 
 #include "daemon/core/outcome.hpp"
 #include "daemon/server/peer_credentials.hpp"
+#include "daemon/server/ring_channel.hpp"
 #include "proto/codec.hpp"
 
 namespace sysvmq::server {
 
 class Server;
 
+// Which of a connection's two transports a request came by; its reply goes back the
+// same way (a reply too big for the completion ring goes by the socket).
+enum class Channel : std::uint8_t { socket, ring };
+
+// Where a reply goes.
+struct ReplyTo {
+  std::uint64_t request_id = 0;
+  Channel channel = Channel::socket;
+};
+
+// A request's header and the channel it came by.
+struct Incoming {
+  std::uint64_t request_id = 0;
+  std::uint16_t opcode = 0;
+  std::uint16_t flags = 0;
+  Channel channel = Channel::socket;
+  operator ReplyTo() const { return ReplyTo{request_id, channel}; }  // NOLINT: by design
+};
+
 // A call parked in the core on behalf of this connection.
 struct ParkedCall {
   core::WaiterId waiter;
   proto::Opcode opcode;
+  Channel channel;
 };
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -38,11 +59,24 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Queue a reply. `restore_msqid` >= 0 marks a msgrcv reply whose message goes back to
   // that queue if the connection dies before any byte of the reply was written (8.3).
-  void send(std::uint64_t request_id, proto::Reply reply, int restore_msqid = -1);
+  void send(ReplyTo to, proto::Reply reply, int restore_msqid = -1);
 
   // Read whatever the socket holds now and run every complete frame. Used by the read
-  // handler and by Server::settle_pending_input (SEMANTICS.md 8.2).
+  // handler and by Server::settle_pending_input (SEMANTICS.md 8.2). Entries already in
+  // the submission ring run first: they were published before the socket's bytes.
   void drain_input();
+
+  // ---- the fast path (PROTOCOL.md "Rings") ----
+  // Takes the connection's rings and answers RING_SETUP with the region's descriptor.
+  void attach_ring(std::unique_ptr<RingChannel> ring, ReplyTo to);
+  bool has_ring() const { return ring_ != nullptr; }
+  // Runs every frame published in the submission ring and writes whatever completions
+  // were waiting for room; true when it found any work.
+  bool service_ring();
+  bool ring_has_input() const { return ring_ && ring_->has_input(); }
+  void set_ring_daemon_idle(bool idle) {
+    if (ring_) ring_->set_daemon_idle(idle);
+  }
 
   // Close with one log line: cancels parked calls, restores unsent messages. A `fault`
   // (bad input from the client) is logged as a warning, an ordinary close at debug.
@@ -74,10 +108,15 @@ class Session : public std::enable_shared_from_this<Session> {
     std::uint64_t request_id;
     proto::Reply reply;
     int restore_msqid;
+    bool with_ring_fd = false;  // the RING_SETUP reply: the memfd rides on its first byte
   };
 
   void arm_read();
   void flush();
+  // Writes as many ring replies as fit; wakes the client if it sleeps.
+  void flush_ring();
+  void run_frames(proto::FrameDecoder& decoder, Channel channel);
+  std::size_t write_with_fd(const std::byte* data, std::size_t n, boost::system::error_code& ec);
   void arm_write();
   void maybe_finish_close();
 
@@ -93,6 +132,11 @@ class Session : public std::enable_shared_from_this<Session> {
   std::size_t written_ = 0;          // bytes of writing_ already sent
   std::size_t queued_bytes_ = 0;     // approximate bytes in out_ (back-pressure)
   std::unordered_map<std::uint64_t, ParkedCall> parked_;  // request_id -> call
+  bool writing_with_fd_ = false;     // writing_ is the RING_SETUP reply, fd not yet sent
+
+  std::unique_ptr<RingChannel> ring_;
+  proto::FrameDecoder ring_decoder_;
+  std::deque<Outgoing> ring_out_;    // ring replies waiting for room in the completion ring
   std::optional<core::Caller> narrowed_;                  // see narrowed_caller()
 
   bool hello_done_ = false;
@@ -101,6 +145,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool closing_after_writes_ = false;
   bool closed_ = false;
   bool draining_ = false;
+  bool servicing_ring_ = false;
 };
 
 }  // namespace sysvmq::server

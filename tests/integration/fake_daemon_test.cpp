@@ -21,6 +21,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 
@@ -55,7 +56,9 @@ class FakeDaemon {
   }
   const std::string& path() const { return path_; }
 
-  // Accepts a connection and answers its HELLO; -1 on failure.
+  // Accepts a connection and answers its HELLO — and its RING_SETUP, when the client asks
+  // for the fast path, with ENOSYS: this daemon speaks the socket only, and the client
+  // must carry on without rings. -1 on failure.
   int accept_client() {
     const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) return -1;
@@ -70,6 +73,16 @@ class FakeDaemon {
     reply.msgmni = 32000;
     reply.max_frame_bytes = proto::kDefaultMaxFrameBytes;
     send_reply(fd, hello->header.request_id, reply);
+    const char* fast = std::getenv("SYSVMQ_FASTPATH");
+    if (fast == nullptr || std::string_view(fast) != "0") {
+      auto setup = read_request(fd);
+      if (!setup || !std::holds_alternative<proto::RingSetupRequest>(setup->request)) {
+        close_client(fd);
+        return -1;
+      }
+      send_reply(fd, setup->header.request_id,
+                 proto::RingSetupReply{static_cast<std::int32_t>(proto::Errc::enosys)});
+    }
     return fd;
   }
 

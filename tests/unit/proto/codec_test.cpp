@@ -126,6 +126,8 @@ bool same(const Request& a, const Request& b) {
     bool operator()(const AdminRequest& x) const {
       return x.json == std::get<AdminRequest>(b).json;
     }
+    bool operator()(const RingSetupRequest&) const { return true; }
+    bool operator()(const DoorbellRequest&) const { return true; }
   };
   return std::visit(V{b}, a);
 }
@@ -159,6 +161,13 @@ bool same(const Reply& a, const Reply& b) {
       const auto& y = std::get<AdminReply>(b);
       return x.status == y.status && x.json == y.json;
     }
+    bool operator()(const RingSetupReply& x) const {
+      const auto& y = std::get<RingSetupReply>(b);
+      return x.status == y.status && x.region_bytes == y.region_bytes &&
+             x.sq_offset == y.sq_offset && x.sq_capacity == y.sq_capacity &&
+             x.cq_offset == y.cq_offset && x.cq_capacity == y.cq_capacity;
+    }
+    bool operator()(const WakeNotice&) const { return true; }
   };
   return std::visit(V{b}, a);
 }
@@ -223,6 +232,8 @@ std::vector<Request> sample_requests() {
   v.push_back(AdminRequest{});
   v.push_back(AdminRequest{R"({"op":"stats"})"});
   v.push_back(AdminRequest{std::string("a\0b\xff\x80", 5)});  // bytes, not parsed
+  v.push_back(RingSetupRequest{});
+  v.push_back(DoorbellRequest{});
   return v;
 }
 
@@ -253,6 +264,8 @@ std::vector<Reply> sample_replies() {
   v.push_back(MsgctlReply{.status = 0, .ret = 0, .info = MsgInfo{}});
   v.push_back(AdminReply{});
   v.push_back(AdminReply{.status = 0, .json = R"({"queues":[]})"});
+  v.push_back(RingSetupReply{0, 4096 + 2 * 65536, 4096, 65536, 4096 + 65536, 65536});
+  v.push_back(RingSetupReply{.status = static_cast<std::int32_t>(Errc::enosys)});
   v.push_back(AdminReply{.status = static_cast<std::int32_t>(Errc::einval),
                          .json = R"({"error": "unknown op"})"});
   return v;

@@ -1,0 +1,92 @@
+// ring_channel.cpp: see ring_channel.hpp.
+#include "daemon/server/ring_channel.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+namespace sysvmq::server {
+
+namespace ring = proto::ring;
+
+std::unique_ptr<RingChannel> RingChannel::create(std::uint64_t ring_bytes, std::string& why) {
+  std::unique_ptr<RingChannel> c(new RingChannel());
+  c->layout_ = ring::layout_for(ring_bytes);
+  c->fd_ = ::memfd_create("sysvmq-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (c->fd_ < 0) {
+    why = std::string("memfd_create: ") + std::strerror(errno);
+    return nullptr;
+  }
+  const auto size = static_cast<off_t>(c->layout_.region_bytes);
+  if (::ftruncate(c->fd_, size) != 0) {
+    why = std::string("ftruncate: ") + std::strerror(errno);
+    return nullptr;
+  }
+  // Sealed: the client can neither shrink the region under the daemon's mapping (a
+  // SIGBUS on the daemon's thread) nor grow it, nor lift the seals.
+  if (::fcntl(c->fd_, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+    why = std::string("F_ADD_SEALS: ") + std::strerror(errno);
+    return nullptr;
+  }
+  void* p = ::mmap(nullptr, static_cast<std::size_t>(size), PROT_READ | PROT_WRITE, MAP_SHARED,
+                   c->fd_, 0);
+  if (p == MAP_FAILED) {
+    why = std::string("mmap: ") + std::strerror(errno);
+    return nullptr;
+  }
+  c->region_ = static_cast<std::byte*>(p);
+  // A forked daemon helper (none today) must not inherit clients' regions.
+  ::madvise(p, static_cast<std::size_t>(size), MADV_DONTFORK);
+  ring::word32(c->region_, ring::kMagicOffset).store(ring::kRegionMagic, std::memory_order_relaxed);
+  ring::word32(c->region_, ring::kVersionOffset).store(ring::kRegionVersion, std::memory_order_relaxed);
+  c->sq_ = ring::RingReader(c->region_, c->layout_.sq_offset, c->layout_.sq_capacity,
+                            ring::kSqHeadOffset, ring::kSqTailOffset);
+  c->cq_ = ring::RingWriter(c->region_, c->layout_.cq_offset, c->layout_.cq_capacity,
+                            ring::kCqHeadOffset, ring::kCqTailOffset);
+  return c;
+}
+
+RingChannel::~RingChannel() {
+  close_fd();
+  if (region_ != nullptr) ::munmap(region_, static_cast<std::size_t>(layout_.region_bytes));
+}
+
+void RingChannel::close_fd() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+bool RingChannel::drain(proto::FrameDecoder& into, std::size_t& copied) {
+  return sq_.read(into, sq_.capacity(), copied) == ring::RingReader::Status::ok;
+}
+
+bool RingChannel::write_frame(std::span<const std::byte> frame, bool& broken) {
+  broken = false;
+  std::uint64_t room = 0;
+  if (!cq_.free_bytes(room)) {
+    broken = true;
+    return false;
+  }
+  if (room < frame.size()) return false;
+  cq_.write(frame);
+  cq_.publish();
+  return true;
+}
+
+void RingChannel::set_daemon_idle(bool idle) {
+  // seq_cst: ordered before the caller's re-check of the submission tail (the other half
+  // of the client's store-tail-then-load-idle).
+  ring::word32(region_, ring::kDaemonIdleOffset).store(idle ? 1 : 0, std::memory_order_seq_cst);
+}
+
+bool RingChannel::take_client_waiting() {
+  // seq_cst: ordered after the completion tail was published (the client stores its flag
+  // and then re-checks the tail).
+  return ring::word32(region_, ring::kClientWaitingOffset).exchange(0, std::memory_order_seq_cst) != 0;
+}
+
+}  // namespace sysvmq::server

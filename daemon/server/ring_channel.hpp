@@ -1,0 +1,58 @@
+// ring_channel.hpp: the daemon's end of one connection's shared-memory rings — creates
+// the sealed memfd region, reads the submission ring (untrusted: ring.hpp checks every
+// index) and writes the completion ring, and keeps the two wake-up words.
+// Not here: what the frames mean (dispatcher.cpp) or when rings are polled (server.cpp).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "proto/codec.hpp"
+#include "proto/ring.hpp"
+
+namespace sysvmq::server {
+
+class RingChannel {
+ public:
+  // A fresh region with two rings of `ring_bytes` (ring::layout_for). nullptr with `why`
+  // when the kernel refuses (memfd_create, ftruncate, seals or mmap).
+  static std::unique_ptr<RingChannel> create(std::uint64_t ring_bytes, std::string& why);
+  ~RingChannel();
+  RingChannel(const RingChannel&) = delete;
+  RingChannel& operator=(const RingChannel&) = delete;
+
+  const proto::ring::Layout& layout() const { return layout_; }
+  // The memfd, for SCM_RIGHTS; the session closes it once it has been sent.
+  int fd() const { return fd_; }
+  void close_fd();
+
+  // Moves every published submission byte into `into`. false when the client broke the
+  // ring (an impossible tail).
+  bool drain(proto::FrameDecoder& into, std::size_t& copied);
+  bool has_input() const { return sq_.has_input(); }
+
+  // Appends one whole frame to the completion ring and publishes it; false when it does
+  // not fit now. `broken` is set when the client's head is impossible.
+  bool write_frame(std::span<const std::byte> frame, bool& broken);
+  std::uint64_t cq_capacity() const { return layout_.cq_capacity; }
+
+  // The wake-up protocol (PROTOCOL.md "Waiting"). The daemon says it is going idle; the
+  // caller then re-checks has_input() before really sleeping.
+  void set_daemon_idle(bool idle);
+  // True (once) when the client said it sleeps until a WAKE: the daemon owes it one.
+  bool take_client_waiting();
+
+ private:
+  RingChannel() = default;
+
+  proto::ring::Layout layout_;
+  int fd_ = -1;
+  std::byte* region_ = nullptr;
+  proto::ring::RingReader sq_;
+  proto::ring::RingWriter cq_;
+};
+
+}  // namespace sysvmq::server
