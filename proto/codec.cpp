@@ -601,6 +601,9 @@ std::optional<Request> decode_request(const FrameHeader& h, std::span<const std:
   if ((h.flags & ~kRequestFlagsMask) != 0) {
     return fail(why, "request flags " + hex(h.flags) + " outside " + hex(kRequestFlagsMask));
   }
+  if ((h.flags & kFlagOnCredit) != 0 && h.opcode != static_cast<std::uint16_t>(Opcode::msgsnd)) {
+    return fail(why, "on-credit flag on " + str(op_name(h.opcode)) + ", not MSGSND");
+  }
   if (h.body_len != body.size()) {
     return fail(why, "header body_len " + num(h.body_len) + " but body of " +
                          num(body.size()) + " bytes");

@@ -42,11 +42,14 @@ inline constexpr std::uint16_t kReplyBit = 0x8000;
 
 // Request header flags (PROTOCOL.md "Flags").
 inline constexpr std::uint16_t kFlagCaps = 1u << 0;
+// A MSGSND in the submission ring paid for with send credit: complete once published, so
+// it has no reply (PROTOCOL.md "Send credit"). Refused anywhere else.
+inline constexpr std::uint16_t kFlagOnCredit = 1u << 1;
 inline constexpr std::uint16_t kFlagCapIpcOwner = 1u << 8;
 inline constexpr std::uint16_t kFlagCapSysAdmin = 1u << 9;
 inline constexpr std::uint16_t kFlagCapSysResource = 1u << 10;
 inline constexpr std::uint16_t kRequestFlagsMask =
-    kFlagCaps | kFlagCapIpcOwner | kFlagCapSysAdmin | kFlagCapSysResource;
+    kFlagCaps | kFlagOnCredit | kFlagCapIpcOwner | kFlagCapSysAdmin | kFlagCapSysResource;
 
 // Reply status: 0, an Errc value, or a negative transport status.
 inline constexpr std::int32_t kStatusOk = 0;

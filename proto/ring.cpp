@@ -51,17 +51,18 @@ bool layout_valid(const Layout& l, std::uint64_t region_bytes) {
 // ---- RingWriter -------------------------------------------------------------------------
 
 RingWriter::RingWriter(std::byte* region, std::uint64_t data_offset, std::uint64_t capacity,
-                       std::size_t head_offset, std::size_t tail_offset)
+                       std::size_t head_offset, std::size_t tail_offset, bool tail_carries_credit)
     : region_(region),
       data_(region + data_offset),
       capacity_(capacity),
       head_offset_(head_offset),
       tail_offset_(tail_offset),
-      tail_(0) {}
+      tail_carries_credit_(tail_carries_credit) {}
 
 bool RingWriter::free_bytes(std::uint64_t& out) const {
   const std::uint64_t head = word64(region_, head_offset_).load(std::memory_order_acquire);
-  const std::uint64_t used = tail_ - head;  // modular: a head ahead of the tail is huge
+  // Modulo 2^32: a head ahead of the tail comes out huge.
+  const std::uint64_t used = (tail_ - head) & kIndexMask;
   if (used > capacity_) return false;
   out = capacity_ - used;
   return true;
@@ -76,7 +77,40 @@ void RingWriter::write(std::span<const std::byte> bytes) {
   tail_ += bytes.size();
 }
 
-void RingWriter::publish() { word64(region_, tail_offset_).store(tail_, std::memory_order_release); }
+void RingWriter::publish() {
+  if (!tail_carries_credit_) {
+    word64(region_, tail_offset_).store(tail_ & kIndexMask, std::memory_order_release);
+    published_ = tail_;
+    return;
+  }
+  // The upper half of a submission tail's word belongs to the credit, which the daemon
+  // may change at any time: only a compare-and-swap keeps both.
+  auto word = word64(region_, tail_offset_);
+  std::uint64_t seen = word.load(std::memory_order_relaxed);
+  while (!word.compare_exchange_weak(seen, (seen & ~kIndexMask) | (tail_ & kIndexMask),
+                                     std::memory_order_release, std::memory_order_relaxed)) {
+  }
+  published_ = tail_;
+}
+
+bool RingWriter::publish_spending(Credit spend) {
+  auto word = word64(region_, tail_offset_);
+  std::uint64_t seen = word.load(std::memory_order_relaxed);
+  for (;;) {
+    const Credit have = credit_of(seen);
+    if (!have.covers(spend.count, spend.bytes)) {
+      unwrite();
+      return false;
+    }
+    const Credit left{have.count - spend.count, have.bytes - spend.bytes};
+    const std::uint64_t next = with_credit((seen & ~kIndexMask) | (tail_ & kIndexMask), left);
+    if (word.compare_exchange_weak(seen, next, std::memory_order_release,
+                                   std::memory_order_relaxed)) {
+      published_ = tail_;
+      return true;
+    }
+  }
+}
 
 // ---- RingReader -------------------------------------------------------------------------
 
@@ -90,7 +124,11 @@ RingReader::RingReader(std::byte* region, std::uint64_t data_offset, std::uint64
       head_(0) {}
 
 bool RingReader::has_input() const {
-  return word64(region_, tail_offset_).load(std::memory_order_acquire) != head_;
+  return ((word64(region_, tail_offset_).load(std::memory_order_acquire) - head_) & kIndexMask) != 0;
+}
+
+std::uint64_t RingReader::peer_head(std::byte* region, std::size_t head_offset) {
+  return word64(region, head_offset).load(std::memory_order_acquire);
 }
 
 RingReader::Status RingReader::read(FrameDecoder& into, std::size_t max, std::size_t& copied) {
@@ -98,7 +136,7 @@ RingReader::Status RingReader::read(FrameDecoder& into, std::size_t max, std::si
   // Read once: every check and copy below uses this value, whatever the producer writes
   // to the shared word meanwhile.
   const std::uint64_t tail = word64(region_, tail_offset_).load(std::memory_order_acquire);
-  const std::uint64_t available = tail - head_;
+  const std::uint64_t available = (tail - head_) & kIndexMask;
   if (available > capacity_) return Status::broken;
   std::size_t left = static_cast<std::size_t>(std::min<std::uint64_t>(available, max));
   while (left > 0) {
@@ -111,7 +149,7 @@ RingReader::Status RingReader::read(FrameDecoder& into, std::size_t max, std::si
     left -= room.size();
   }
   // The bytes are ours now: the producer may reuse the space.
-  word64(region_, head_offset_).store(head_, std::memory_order_release);
+  word64(region_, head_offset_).store(head_ & kIndexMask, std::memory_order_release);
   return Status::ok;
 }
 

@@ -23,12 +23,40 @@ inline constexpr std::uint32_t kRegionVersion = 1;
 inline constexpr std::size_t kControlBytes = 4096;
 inline constexpr std::size_t kMagicOffset = 0;          // u32, written once by the daemon
 inline constexpr std::size_t kVersionOffset = 4;        // u32, written once by the daemon
-inline constexpr std::size_t kSqTailOffset = 64;        // u64, client: bytes published
+inline constexpr std::size_t kSqTailOffset = 64;        // u64, client: tail + send credit
 inline constexpr std::size_t kSqHeadOffset = 128;       // u64, daemon: bytes consumed
 inline constexpr std::size_t kCqTailOffset = 192;       // u64, daemon: bytes published
 inline constexpr std::size_t kCqHeadOffset = 256;       // u64, client: bytes consumed
 inline constexpr std::size_t kDaemonIdleOffset = 320;   // u32, daemon: 1 = ring the doorbell
 inline constexpr std::size_t kClientWaitingOffset = 384;  // u32, client: 1 = send WAKE
+inline constexpr std::size_t kGrantMsqidOffset = 448;   // i32, daemon: the credit's queue
+inline constexpr std::size_t kGrantMsgmaxOffset = 452;  // u32, daemon: largest text on credit
+
+// Ring indices are free-running byte counts modulo 2^32 (capacities are far smaller), kept
+// in the low half of their 64-bit word. The submission tail's word also carries the send
+// credit (PROTOCOL.md "Send credit"): publishing an entry and spending credit on it is one
+// compare-and-swap, and so is the daemon's revoking of what is left.
+inline constexpr std::uint64_t kIndexMask = 0xffffffffu;
+inline constexpr unsigned kCreditCountShift = 32;  // 8 bits: messages
+inline constexpr unsigned kCreditBytesShift = 40;  // 24 bits: bytes
+inline constexpr std::uint32_t kMaxCreditCount = 0xff;
+inline constexpr std::uint32_t kMaxCreditBytes = 0xffffff;
+
+struct Credit {
+  std::uint32_t count = 0;
+  std::uint32_t bytes = 0;
+  bool covers(std::uint32_t need_count, std::uint64_t need_bytes) const {
+    return count >= need_count && bytes >= need_bytes;
+  }
+};
+inline Credit credit_of(std::uint64_t word) {
+  return Credit{static_cast<std::uint32_t>((word >> kCreditCountShift) & kMaxCreditCount),
+                static_cast<std::uint32_t>((word >> kCreditBytesShift) & kMaxCreditBytes)};
+}
+inline std::uint64_t with_credit(std::uint64_t word, Credit c) {
+  return (word & kIndexMask) | (std::uint64_t{c.count} << kCreditCountShift) |
+         (std::uint64_t{c.bytes} << kCreditBytesShift);
+}
 
 // Ring capacities are powers of two within these bounds; the smallest still carries a
 // whole default-msgmax message (8192 bytes + frame overhead) with room to spare.
@@ -67,8 +95,12 @@ inline std::atomic_ref<std::uint32_t> word32(std::byte* region, std::size_t offs
 class RingWriter {
  public:
   RingWriter() = default;
+  // `tail_carries_credit`: the submission ring, whose tail word the daemon shares (the
+  // credit half); the completion ring's tail word is the daemon's alone and is stored,
+  // never compare-and-swapped (a client scribbling on it cannot hold the daemon in a
+  // retry loop).
   RingWriter(std::byte* region, std::uint64_t data_offset, std::uint64_t capacity,
-             std::size_t head_offset, std::size_t tail_offset);
+             std::size_t head_offset, std::size_t tail_offset, bool tail_carries_credit);
 
   // Bytes that can be written now; false when the consumer's head is impossible (ahead
   // of the tail, or more than a ring behind it) — the peer broke the protocol.
@@ -76,7 +108,16 @@ class RingWriter {
   // Copies `bytes` in behind the tail, wrapping; the caller checked free_bytes(). Not
   // visible to the consumer until publish().
   void write(std::span<const std::byte> bytes);
+  // Makes everything written visible (release). With `spend` (submission rings only),
+  // in the same compare-and-swap takes that much credit; false when the credit does not
+  // cover it — then nothing is published and the written bytes are forgotten.
   void publish();
+  bool publish_spending(Credit spend);
+  // The bytes written since the last publish are dropped.
+  void unwrite() { tail_ = published_; }
+  // The index just past the last published byte (what the peer's head reaches once it
+  // has read everything).
+  std::uint64_t published() const { return published_; }
 
   std::uint64_t capacity() const { return capacity_; }
   bool attached() const { return region_ != nullptr; }
@@ -87,7 +128,9 @@ class RingWriter {
   std::uint64_t capacity_ = 0;
   std::size_t head_offset_ = 0;
   std::size_t tail_offset_ = 0;
-  std::uint64_t tail_ = 0;  // private: the shared word is only ever written from here
+  std::uint64_t tail_ = 0;       // private: the shared index is only written from here
+  std::uint64_t published_ = 0;  // tail_ as of the last publish
+  bool tail_carries_credit_ = false;
 };
 
 // The consuming end of one ring. Owns the head, reads the producer's tail once per read.
@@ -102,6 +145,9 @@ class RingReader {
   // True when the producer has published bytes not yet read (a cheap check; a broken
   // tail counts as "something to read", so the next read() reports it).
   bool has_input() const;
+  // How far the *peer* has consumed, as it says in the shared head word: for a writer
+  // asking whether its own entry was ever read. (Reads the word named head_offset.)
+  static std::uint64_t peer_head(std::byte* region, std::size_t head_offset);
 
   // Copies every published byte, at most `max`, into `into` (prepare/commit) and
   // releases the space to the producer. `copied` says how many. broken when the

@@ -67,6 +67,7 @@ int do_msgsnd(Connection& c, int msqid, long mtype, const void* text, std::size_
       req.text.clear();
     }
   }
+  if (c.on_fast_path() && c.send_on_credit(req) == 0) return 0;
   proto::Reply reply;
   // msgop(2): "If IPC_NOWAIT is specified in msgflg, then the call instead fails" —
   // such a call never parks, so a signal cannot interrupt it.

@@ -329,7 +329,8 @@ int Connection::setup_ring() {
   ring_region_ = region;
   ring_region_bytes_ = static_cast<std::size_t>(layout.region_bytes);
   ring_sq_ = proto::ring::RingWriter(region, layout.sq_offset, layout.sq_capacity,
-                                     proto::ring::kSqHeadOffset, proto::ring::kSqTailOffset);
+                                     proto::ring::kSqHeadOffset, proto::ring::kSqTailOffset,
+                                     /*tail_carries_credit=*/true);
   ring_cq_ = proto::ring::RingReader(region, layout.cq_offset, layout.cq_capacity,
                                      proto::ring::kCqHeadOffset, proto::ring::kCqTailOffset);
   return 0;
@@ -340,6 +341,11 @@ bool Connection::publish_on_ring(const proto::Bytes& frame) {
   if (!ring_sq_.free_bytes(room) || room < frame.size()) return false;
   ring_sq_.write(frame);
   ring_sq_.publish();
+  ring_doorbell_if_idle();
+  return true;
+}
+
+void Connection::ring_doorbell_if_idle() {
   // Store-tail-then-load-idle; the daemon does store-idle-then-load-tail. With both
   // fences at least one side sees the other: no entry waits for a doorbell never rung.
   std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -348,9 +354,39 @@ bool Connection::publish_on_ring(const proto::Bytes& frame) {
     proto::Bytes bell;
     proto::encode_request(0, 0, proto::DoorbellRequest{}, bell);
     bool sent_anything = false;
-    if (send_all(bell, sent_anything) != 0) drop_after_call_ = true;
+    // A doorbell that cannot be sent means the daemon is gone; the next call finds out.
+    if (send_all(bell, sent_anything) != 0) drop();
   }
-  return true;
+}
+
+int Connection::send_on_credit(const proto::MsgsndRequest& req) {
+  namespace ring = proto::ring;
+  if (ring_region_ == nullptr || req.mtype < 1 || req.msgsz < 0 ||
+      req.text_state != proto::TextState::present)
+    return EAGAIN;
+  if (ensure() != 0 || ring_region_ == nullptr) return EAGAIN;
+  // Credit is for one queue and messages up to the msgmax it was given under.
+  const auto msqid = static_cast<std::int32_t>(
+      ring::word32(ring_region_, ring::kGrantMsqidOffset).load(std::memory_order_acquire));
+  const auto size = static_cast<std::uint64_t>(req.msgsz);
+  if (msqid != req.msqid ||
+      size > ring::word32(ring_region_, ring::kGrantMsgmaxOffset).load(std::memory_order_relaxed))
+    return EAGAIN;
+  const ring::Credit spend{1, static_cast<std::uint32_t>(size)};
+  if (!ring::credit_of(ring::word64(ring_region_, ring::kSqTailOffset).load(std::memory_order_relaxed))
+           .covers(spend.count, spend.bytes))
+    return EAGAIN;
+  out_.clear();
+  proto::encode_request(0, proto::kFlagOnCredit, req, out_);
+  std::uint64_t room = 0;
+  if (!ring_sq_.free_bytes(room) || room < out_.size()) return EAGAIN;
+  ring_sq_.write(out_);
+  // Publishing and paying are one compare-and-swap: once it lands the send is complete,
+  // and a revoking daemon either took the credit first (then this fails) or will run
+  // this entry before it acts on anything else.
+  if (!ring_sq_.publish_spending(spend)) return EAGAIN;
+  ring_doorbell_if_idle();
+  return 0;
 }
 
 ssize_t Connection::receive_some(std::span<std::byte> room) {

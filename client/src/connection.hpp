@@ -62,6 +62,11 @@ class Connection {
   // waiting up to kReconnectWait, and issue the request again (SEMANTICS.md 8.14).
   int call(const proto::Request& request, bool can_park, proto::Reply& reply);
 
+  // msgsnd on send credit (PROTOCOL.md "Send credit"): 0 when the message was published
+  // and paid for — the send is complete, there is no reply — or EAGAIN when this
+  // connection holds no credit that covers it (then use call()).
+  int send_on_credit(const proto::MsgsndRequest& request);
+
   // Valid after a successful ensure() or call().
   const proto::HelloReply& hello() const { return hello_; }
 
@@ -96,6 +101,7 @@ class Connection {
   // the socket), publishes one frame, forgets the rings.
   int setup_ring();
   bool publish_on_ring(const proto::Bytes& frame);
+  void ring_doorbell_if_idle();
   void unmap_ring();
   int reconnect_after_shutdown(bool can_park,
                                std::chrono::steady_clock::time_point deadline);

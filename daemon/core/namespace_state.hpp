@@ -16,6 +16,7 @@ namespace sysvmq::core {
 struct Usage {
   std::uint64_t queued_messages = 0;  // MSG_INFO msgmap
   std::uint64_t queued_bytes = 0;     // MSG_INFO msgtql; also the max_queued_bytes quota
+  std::uint64_t reserved_bytes = 0;   // promised to send credit; counts against the quota
 };
 
 class NamespaceState {
@@ -31,7 +32,7 @@ class NamespaceState {
   // The daemon-wide byte quota (Rule 2.13): true if `size` more bytes may be queued.
   bool quota_allows(std::uint64_t size) const {
     return limits_.max_queued_bytes == 0 ||
-           usage_.queued_bytes + size <= limits_.max_queued_bytes;
+           usage_.queued_bytes + usage_.reserved_bytes + size <= limits_.max_queued_bytes;
   }
 
   WaiterId park(int slot) {

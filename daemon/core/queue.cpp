@@ -72,17 +72,64 @@ bool Queue::hand_off(Message& msg, TimePoint now, NamespaceState& ns) {
 
 Errc Queue::deliver(const Caller& sender, Message&& msg, TimePoint now, NamespaceState& ns) {
   if (!hand_off(msg, now, ns)) {
-    const std::size_t length = msg.text.size();
     // Not Linux: the daemon-wide quota answers ENOMEM, never "full" (Rule 2.13).
-    if (!ns.quota_allows(length)) return Errc::enomem;
-    cbytes_ += length;
-    ns.usage().queued_bytes += length;
-    ns.usage().queued_messages += 1;
-    messages_.push_back(std::move(msg));
+    if (!ns.quota_allows(msg.text.size())) return Errc::enomem;
+    enqueue(std::move(msg), ns);
   }
   stime_ = now;  // Rule 2.8: queued or handed over alike
   lspid_ = sender.process;
   return Errc::ok;
+}
+
+void Queue::enqueue(Message&& msg, NamespaceState& ns) {
+  const std::size_t length = msg.text.size();
+  cbytes_ += length;
+  ns.usage().queued_bytes += length;
+  ns.usage().queued_messages += 1;
+  messages_.push_back(std::move(msg));
+}
+
+Reservation Queue::grantable(const Caller& who, const Reservation& cap,
+                             const NamespaceState& ns) const {
+  if (!senders_.empty() || !has_access(who, perm_, kWrite)) return {};
+  const std::uint64_t used_bytes = cbytes_ + reserved_.bytes;
+  const std::uint64_t used_count = messages_.size() + reserved_.count;
+  if (used_bytes >= qbytes_ || used_count >= qbytes_) return {};
+  Reservation r{std::min(cap.count, (qbytes_ - used_count) / 2),
+                std::min(cap.bytes, (qbytes_ - used_bytes) / 2)};
+  const std::uint64_t quota = ns.limits().max_queued_bytes;
+  if (quota != 0) {
+    const std::uint64_t taken = ns.usage().queued_bytes + ns.usage().reserved_bytes;
+    r.bytes = taken >= quota ? 0 : std::min(r.bytes, (quota - taken) / 2);
+  }
+  if (r.count == 0) return {};
+  return r;
+}
+
+void Queue::reserve(const Reservation& r, NamespaceState& ns) {
+  reserved_.count += r.count;
+  reserved_.bytes += r.bytes;
+  ns.usage().reserved_bytes += r.bytes;
+}
+
+void Queue::unreserve(const Reservation& r, TimePoint now, NamespaceState& ns) {
+  const Reservation back{std::min(r.count, reserved_.count), std::min(r.bytes, reserved_.bytes)};
+  reserved_.count -= back.count;
+  reserved_.bytes -= back.bytes;
+  ns.usage().reserved_bytes -= std::min(ns.usage().reserved_bytes, back.bytes);
+  if (!back.empty()) wake_senders(now, ns);
+}
+
+void Queue::deliver_reserved(const Caller& sender, Message&& msg, TimePoint now,
+                             NamespaceState& ns) {
+  const std::uint64_t length = msg.text.size();
+  reserved_.count -= std::min<std::uint64_t>(1, reserved_.count);
+  reserved_.bytes -= std::min(length, reserved_.bytes);
+  ns.usage().reserved_bytes -= std::min(ns.usage().reserved_bytes, length);
+  // The room (and the quota) were set aside when the credit was given.
+  if (!hand_off(msg, now, ns)) enqueue(std::move(msg), ns);
+  stime_ = now;
+  lspid_ = sender.process;
 }
 
 void Queue::restore(Message&& msg, TimePoint now, NamespaceState& ns) {
@@ -182,6 +229,8 @@ void Queue::remove(NamespaceState& ns) {
   for (const auto& s : senders_) ns.complete(s.id, Errc::eidrm);
   receivers_.clear();
   senders_.clear();
+  ns.usage().reserved_bytes -= std::min(ns.usage().reserved_bytes, reserved_.bytes);
+  reserved_ = {};
   ns.usage().queued_bytes -= cbytes_;
   ns.usage().queued_messages -= messages_.size();
   cbytes_ = 0;

@@ -18,6 +18,15 @@
 
 namespace sysvmq::core {
 
+// Room set aside in a queue for messages a sender may send without asking first (the
+// fast path's send credit, PROTOCOL.md "Send credit"). Counted by the fit rule like
+// queued messages, so whatever was promised always fits when it arrives.
+struct Reservation {
+  std::uint64_t count = 0;
+  std::uint64_t bytes = 0;
+  bool empty() const { return count == 0 && bytes == 0; }
+};
+
 struct MsgrcvArgs {
   int msqid = 0;
   std::int64_t msgsz = 0;   // signed, as the kernel tests it (Rule 3.1 step 1)
@@ -51,6 +60,25 @@ class Queue {
   Outcome<Received> msgrcv(const Caller& who, const MsgrcvArgs& args, TimePoint now,
                            NamespaceState& ns);
 
+  // ---- send credit ----
+  const Reservation& reserved() const { return reserved_; }
+  // What may be promised to `who` now: nothing without write permission or while a
+  // sender is parked (it comes first); otherwise at most half the room left, capped at
+  // `cap`.
+  Reservation grantable(const Caller& who, const Reservation& cap, const NamespaceState& ns) const;
+  void reserve(const Reservation& r, NamespaceState& ns);
+  // Gives back room no message will use; parked senders that now fit complete.
+  void unreserve(const Reservation& r, TimePoint now, NamespaceState& ns);
+  // A message sent on credit: its room was reserved, permission checked when it was
+  // promised. Handed to a parked receiver or queued, with msg_stime / msg_lspid.
+  void deliver_reserved(const Caller& sender, Message&& msg, TimePoint now, NamespaceState& ns);
+  // True when `size` more bytes would fit but for the reservations: only then must
+  // credit be revoked for a sender that asks.
+  bool blocked_by_reservations(std::size_t size) const {
+    return !reserved_.empty() && !fits(size) &&
+           cbytes_ + size <= qbytes_ && messages_.size() + 1 <= qbytes_;
+  }
+
   // IPC_SET step 6 and 7 (Rule 4.4): the caller has passed every check.
   void ipc_set(const proto::MsqidSet& set, TimePoint now, NamespaceState& ns);
 
@@ -68,10 +96,14 @@ class Queue {
   void restore(Message&& msg, TimePoint now, NamespaceState& ns);
 
  private:
-  // Rule 2.3: bytes *and* message count are capped by msg_qbytes.
+  // Rule 2.3: bytes *and* message count are capped by msg_qbytes — with the room
+  // promised to send credit counted as taken.
   bool fits(std::size_t size) const {
-    return cbytes_ + size <= qbytes_ && messages_.size() + 1 <= qbytes_;
+    return cbytes_ + reserved_.bytes + size <= qbytes_ &&
+           messages_.size() + reserved_.count + 1 <= qbytes_;
   }
+  // Appends a message no parked receiver took.
+  void enqueue(Message&& msg, NamespaceState& ns);
   // The message fits: hand it to a parked receiver or queue it (Rule 2.7), then stamp
   // msg_stime / msg_lspid (Rule 2.8). ENOMEM when the daemon's byte quota refuses it.
   Errc deliver(const Caller& sender, Message&& msg, TimePoint now, NamespaceState& ns);
@@ -92,6 +124,7 @@ class Queue {
   ProcessRef lspid_;
   ProcessRef lrpid_;
   std::list<Message> messages_;
+  Reservation reserved_;
   std::list<ParkedSender> senders_;
   std::list<ParkedReceiver> receivers_;
 };

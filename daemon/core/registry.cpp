@@ -115,6 +115,35 @@ Outcome<> Registry::msgsnd(const Caller& who, MsgsndArgs args, TimePoint now) {
   return q->msgsnd(who, Message{args.mtype, std::move(args.text)}, args.msgflg, now, ns_);
 }
 
+Reservation Registry::grantable(const Caller& who, int msqid, const Reservation& cap) const {
+  const Queue* q = find(msqid);
+  return q == nullptr ? Reservation{} : q->grantable(who, cap, ns_);
+}
+
+void Registry::reserve(int msqid, const Reservation& r) {
+  if (Queue* q = lookup(msqid)) q->reserve(r, ns_);
+}
+
+void Registry::unreserve(int msqid, const Reservation& r, TimePoint now) {
+  if (Queue* q = lookup(msqid)) q->unreserve(r, now, ns_);
+}
+
+Errc Registry::msgsnd_reserved(const Caller& who, MsgsndArgs args, TimePoint now) {
+  // The client checked all of Rule 2.1 before it spent credit; anything else is a lie.
+  if (args.msgsz < 0 || args.msgsz > ns_.limits().msgmax || args.mtype < 1 || args.text_fault ||
+      args.text_too_large || static_cast<std::uint64_t>(args.msgsz) != args.text.size())
+    return Errc::einval;
+  Queue* q = lookup(args.msqid);
+  if (q == nullptr) return Errc::eidrm;
+  q->deliver_reserved(who, Message{args.mtype, std::move(args.text)}, now, ns_);
+  return Errc::ok;
+}
+
+bool Registry::blocked_by_reservations(int msqid, std::size_t size) const {
+  const Queue* q = find(msqid);
+  return q != nullptr && q->blocked_by_reservations(size);
+}
+
 Outcome<Received> Registry::msgrcv(const Caller& who, const MsgrcvArgs& args, TimePoint now) {
   // Rule 3.1, steps 1 to 3.
   if (args.msqid < 0 || args.msgsz < 0) return Errc::einval;

@@ -65,6 +65,23 @@ class Registry {
   Outcome<Received> msgrcv(const Caller& who, const MsgrcvArgs& args, TimePoint now);
   Outcome<MsgctlResult> msgctl(const Caller& who, const MsgctlArgs& args, TimePoint now);
 
+  // ---- send credit (the fast path; PROTOCOL.md "Send credit") ----
+  // What `who` may be promised on msqid now (Queue::grantable); nothing for a dead id.
+  Reservation grantable(const Caller& who, int msqid, const Reservation& cap) const;
+  void reserve(int msqid, const Reservation& r);
+  void unreserve(int msqid, const Reservation& r, TimePoint now);
+  // A message sent on credit that the server's ledger covers. EINVAL for one no honest
+  // client sends (bad mtype, size, or text); EIDRM when msqid is gone.
+  Errc msgsnd_reserved(const Caller& who, MsgsndArgs args, TimePoint now);
+  // Queue::blocked_by_reservations for msqid; false for a dead id.
+  bool blocked_by_reservations(int msqid, std::size_t size) const;
+  // True when the daemon-wide byte quota would take `size` more bytes but for the room
+  // promised to send credit (on any queue).
+  bool quota_blocked_by_reservations(std::size_t size) const {
+    return !ns_.quota_allows(size) && ns_.usage().reserved_bytes != 0 &&
+           ns_.usage().queued_bytes + size <= ns_.limits().max_queued_bytes;
+  }
+
   // Withdraw a parked call (the client was interrupted or went away). True if it was
   // still parked: its answer is then EINTR. False if it had already been answered.
   bool cancel(WaiterId id);

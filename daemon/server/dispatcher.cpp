@@ -85,11 +85,42 @@ void Server::handle_msgsnd(Session& s, const Incoming& h, proto::MsgsndRequest&&
   args.text = std::move(r.text);
   args.text_fault = r.text_state == proto::TextState::fault;
   args.text_too_large = r.text_state == proto::TextState::omitted;
+
+  if (h.flags & proto::kFlagOnCredit) {
+    // Complete since it was published: applied, never answered. The ledger, not the
+    // shared word, says whether it was paid for.
+    auto& ledger = s.credit();
+    const auto size = static_cast<std::uint64_t>(std::max<std::int64_t>(r.msgsz, 0));
+    if (h.channel != Channel::ring || ledger.msqid != r.msqid || ledger.held.count < 1 ||
+        ledger.held.bytes < size) {
+      ++counters_.sessions_closed_bad_input;
+      s.close("MSGSND on credit the connection does not hold", true);
+      return;
+    }
+    ledger.held.count -= 1;
+    ledger.held.bytes -= size;
+    if (ledger.held.empty())
+      std::erase_if(credited_, [&](const auto& c) { return c.get() == &s; });
+    const auto e = registry_.msgsnd_reserved(s.peer().caller, std::move(args), now_coarse());
+    if (e == core::Errc::einval) {
+      ++counters_.sessions_closed_bad_input;
+      s.close("MSGSND on credit with a message no msgsnd could send", true);
+    }
+    ++counters_.sends_on_credit;
+    return;
+  }
+
+  // A sender that would fit but for the room promised to credit holders is not kept
+  // waiting for them: the promise is taken back first.
+  if (registry_.blocked_by_reservations(r.msqid, args.text.size())) revoke_credit_on(r.msqid);
+  if (registry_.quota_blocked_by_reservations(args.text.size())) revoke_all_credit();
   auto out = registry_.msgsnd(caller_for(s, h.flags), std::move(args), now_coarse());
   if (out.parked()) {
     park(s, h, out.waiter(), r.msqid, r.msgflg, r.msgsz);
+    revoke_credit_on(r.msqid);  // a parked sender comes before any promise
     return;
   }
+  if (out.ok() && h.channel == Channel::ring) maybe_grant(s, r.msqid);
   s.send(h, proto::MsgsndReply{status_of(out.error())});
 }
 
@@ -114,7 +145,12 @@ void Server::handle_msgrcv(Session& s, const Incoming& h, const proto::MsgrcvReq
 }
 
 void Server::handle_msgctl(Session& s, const Incoming& h, const proto::MsgctlRequest& r) {
-  if (r.cmd == proto::kIpcRmid || r.cmd == proto::kIpcSet) settle_pending_input(s);
+  if (r.cmd == proto::kIpcRmid || r.cmd == proto::kIpcSet) {
+    settle_pending_input(s);
+    // What was sent on credit lands before the queue goes or changes; no credit survives
+    // a change of permissions or of msg_qbytes.
+    revoke_credit_on(r.msqid);
+  }
   if (s.closed()) return;
   core::MsgctlArgs args;
   args.msqid = r.msqid;
@@ -164,6 +200,7 @@ void Server::handle_ring_setup(Session& s, const Incoming& h) {
     return;
   }
   ring->set_daemon_idle(rings_idle_);
+  ++counters_.rings_set_up;
   s.attach_ring(std::move(ring), h);
   if (!s.closed()) ring_sessions_.push_back(s.shared_from_this());
 }

@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -46,7 +47,9 @@ std::unique_ptr<RingChannel> RingChannel::create(std::uint64_t ring_bytes, std::
   c->sq_ = ring::RingReader(c->region_, c->layout_.sq_offset, c->layout_.sq_capacity,
                             ring::kSqHeadOffset, ring::kSqTailOffset);
   c->cq_ = ring::RingWriter(c->region_, c->layout_.cq_offset, c->layout_.cq_capacity,
-                            ring::kCqHeadOffset, ring::kCqTailOffset);
+                            ring::kCqHeadOffset, ring::kCqTailOffset,
+                            /*tail_carries_credit=*/false);
+  ring::word32(c->region_, ring::kGrantMsqidOffset).store(static_cast<std::uint32_t>(-1));
   return c;
 }
 
@@ -81,6 +84,44 @@ void RingChannel::set_daemon_idle(bool idle) {
   // seq_cst: ordered before the caller's re-check of the submission tail (the other half
   // of the client's store-tail-then-load-idle).
   ring::word32(region_, ring::kDaemonIdleOffset).store(idle ? 1 : 0, std::memory_order_seq_cst);
+}
+
+namespace {
+// The client compare-and-swaps the same word once per call; a daemon that loses this
+// many times in a row is facing a client spinning on it on purpose.
+constexpr int kCasAttempts = 64;
+}  // namespace
+
+bool RingChannel::grant(int msqid, std::uint32_t msgmax, ring::Credit add) {
+  ring::word32(region_, ring::kGrantMsqidOffset).store(static_cast<std::uint32_t>(msqid),
+                                                       std::memory_order_release);
+  ring::word32(region_, ring::kGrantMsgmaxOffset).store(msgmax, std::memory_order_release);
+  auto word = ring::word64(region_, ring::kSqTailOffset);
+  std::uint64_t seen = word.load(std::memory_order_relaxed);
+  for (int i = 0; i < kCasAttempts; ++i) {
+    const ring::Credit have = ring::credit_of(seen);
+    const ring::Credit next{std::min<std::uint32_t>(ring::kMaxCreditCount, have.count + add.count),
+                            std::min<std::uint32_t>(ring::kMaxCreditBytes, have.bytes + add.bytes)};
+    if (word.compare_exchange_weak(seen, ring::with_credit(seen, next), std::memory_order_release,
+                                   std::memory_order_relaxed))
+      return true;
+  }
+  return false;
+}
+
+bool RingChannel::revoke(ring::Credit& left) {
+  auto word = ring::word64(region_, ring::kSqTailOffset);
+  std::uint64_t seen = word.load(std::memory_order_relaxed);
+  for (int i = 0; i < kCasAttempts; ++i) {
+    // acq_rel: every entry published before the credit went is visible to the drain that
+    // follows.
+    if (word.compare_exchange_weak(seen, seen & ring::kIndexMask, std::memory_order_acq_rel,
+                                   std::memory_order_relaxed)) {
+      left = ring::credit_of(seen);
+      return true;
+    }
+  }
+  return false;
 }
 
 bool RingChannel::take_client_waiting() {

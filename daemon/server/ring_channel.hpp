@@ -45,6 +45,13 @@ class RingChannel {
   // True (once) when the client said it sleeps until a WAKE: the daemon owes it one.
   bool take_client_waiting();
 
+  // Send credit (PROTOCOL.md "Send credit"). grant() names the queue and adds to what the
+  // client holds (saturating); revoke() takes all that is left and says how much. Both
+  // false when a client fighting over the word keeps the compare-and-swap from landing.
+  // The caller keeps the authoritative ledger; the shared word is only the client's view.
+  bool grant(int msqid, std::uint32_t msgmax, proto::ring::Credit add);
+  bool revoke(proto::ring::Credit& left);
+
  private:
   RingChannel() = default;
 

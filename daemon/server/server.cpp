@@ -85,6 +85,8 @@ void Server::stop() {
   stopping_ = true;
   boost::system::error_code ec;
   acceptor_.close(ec);
+  // Sends on credit are complete: they land before anything is answered or closed.
+  revoke_all_credit();
   // Every parked call is told the daemon is stopping; it neither entered nor left a queue,
   // so the client may issue it again to the next daemon (SEMANTICS.md 8.14).
   std::vector<std::shared_ptr<Session>> all;
@@ -117,6 +119,13 @@ void Server::on_frame(Session& s, const proto::FrameHeader& h, std::span<const s
     return;
   }
   ++counters_.requests_total;
+  // Linearizability of sends on credit: they completed when published, so whatever this
+  // call observes must include them.
+  if ((h.flags & proto::kFlagOnCredit) == 0 && !credited_.empty() &&
+      !std::holds_alternative<proto::DoorbellRequest>(*req) &&
+      !std::holds_alternative<proto::CancelRequest>(*req))
+    settle_credited(s);
+  if (s.closed()) return;
   dispatch(s, Incoming{h.request_id, h.opcode, h.flags, channel}, std::move(*req));
   deliver_completions();
 }
@@ -126,6 +135,98 @@ void Server::park(Session& s, const Incoming& h, core::WaiterId w, int msqid, in
   const auto op = static_cast<proto::Opcode>(h.opcode);
   s.parked().emplace(h.request_id, ParkedCall{w, op, h.channel});
   routes_.emplace(w, Route{s.weak_from_this(), h, op, msqid, msgflg, msgsz});
+}
+
+namespace {
+// The most one grant promises: the credit word's fields, and a cap that keeps one
+// producer from taking a large queue's whole room at once.
+constexpr core::Reservation kGrantCap{proto::ring::kMaxCreditCount, 1u << 20};
+}  // namespace
+
+void Server::settle_credited(Session& current) {
+  if (settling_credit_) return;
+  settling_credit_ = true;
+  auto credited = credited_;  // servicing may close sessions, which edits the list
+  for (auto& c : credited)
+    if (c.get() != &current && c->ring_has_input()) c->service_ring(/*all_published=*/true);
+  settling_credit_ = false;
+}
+
+void Server::maybe_grant(Session& s, int msqid) {
+  if (stopping_ || revoking_ > 0 || !s.ring() || s.closed()) return;
+  auto& ledger = s.credit();
+  if (ledger.msqid != msqid && !ledger.held.empty()) revoke_credit(s);
+  // Still held after revoking: the client kept credit it never spent nor gave back.
+  if (s.closed() || (ledger.msqid != msqid && !ledger.held.empty())) return;
+  // Judged without capabilities: a thread may drop one between calls, and a send on
+  // credit is not judged again. Permission that needs a capability gets no credit.
+  core::Caller plain = s.peer().caller;
+  plain.caps = core::Capabilities{};
+  const core::Reservation cap{kGrantCap.count - std::min(kGrantCap.count, ledger.held.count),
+                              kGrantCap.bytes - std::min(kGrantCap.bytes, ledger.held.bytes)};
+  const core::Reservation r = registry_.grantable(plain, msqid, cap);
+  if (r.empty()) return;
+  const auto msgmax = static_cast<std::uint32_t>(registry_.limits().msgmax);
+  if (!s.ring()->grant(msqid, msgmax,
+                       proto::ring::Credit{static_cast<std::uint32_t>(r.count),
+                                           static_cast<std::uint32_t>(r.bytes)})) {
+    ++counters_.sessions_closed_bad_input;
+    s.close("send credit word kept changing under the daemon", true);
+    return;
+  }
+  registry_.reserve(msqid, r);
+  ledger.msqid = msqid;
+  ledger.held.count += r.count;
+  ledger.held.bytes += r.bytes;
+  if (std::none_of(credited_.begin(), credited_.end(), [&](const auto& c) { return c.get() == &s; }))
+    credited_.push_back(s.shared_from_this());
+}
+
+void Server::revoke_credit(Session& s) {
+  auto& ledger = s.credit();
+  if (ledger.held.empty() || !s.ring()) return;
+  ++counters_.credit_revocations;
+  proto::ring::Credit left;
+  if (!s.ring()->revoke(left)) {
+    ++counters_.sessions_closed_bad_input;
+    s.close("send credit word kept changing under the daemon", true);
+    return;
+  }
+  // What the client had not spent goes back at once.
+  const core::Reservation unused{std::min<std::uint64_t>(left.count, ledger.held.count),
+                                 std::min<std::uint64_t>(left.bytes, ledger.held.bytes)};
+  ledger.held.count -= unused.count;
+  ledger.held.bytes -= unused.bytes;
+  registry_.unreserve(ledger.msqid, unused, now_coarse());
+  // Every entry paid with the rest was published before the revoking compare-and-swap:
+  // run them all now, granting nothing meanwhile. (Nested inside this session's own
+  // servicing nothing is left to run: a client waits for the reply to the entry being
+  // run.) Each entry run takes its part off the ledger and the reservation.
+  ++revoking_;
+  s.service_ring(/*all_published=*/true);
+  --revoking_;
+  if (s.credit().held.empty())
+    std::erase_if(credited_, [&](const auto& c) { return c.get() == &s; });
+}
+
+void Server::revoke_credit_on(int msqid) {
+  auto credited = credited_;
+  for (auto& c : credited)
+    if (c->credit().msqid == msqid) revoke_credit(*c);
+  deliver_completions();
+}
+
+void Server::revoke_all_credit() {
+  auto credited = credited_;
+  for (auto& c : credited) revoke_credit(*c);
+  deliver_completions();
+}
+
+void Server::release_credit(Session& s) {
+  auto& ledger = s.credit();
+  if (!ledger.held.empty()) registry_.unreserve(ledger.msqid, ledger.held, now_coarse());
+  ledger.held = {};
+  std::erase_if(credited_, [&](const auto& c) { return c.get() == &s; });
 }
 
 void Server::wake_ring_poller() {
@@ -247,6 +348,7 @@ void Server::settle_pending_input(Session& current) {
 }
 
 void Server::set_limits(const proto::Limits& limits, const core::Caller& by) {
+  revoke_all_credit();  // credit was promised under the old msgmax and quota
   registry_.set_limits(limits);
   log()->info("limits set by ADMIN: msgmax {}, msgmnb {}, msgmni {} (uid={} pid={})",
               limits.msgmax, limits.msgmnb, limits.msgmni, by.uid, by.process.host_pid);

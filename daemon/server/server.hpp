@@ -36,6 +36,9 @@ struct ServerCounters {
   std::uint64_t requests_total = 0;
   std::uint64_t sessions_closed_bad_input = 0;
   std::uint64_t messages_restored = 0;
+  std::uint64_t rings_set_up = 0;
+  std::uint64_t sends_on_credit = 0;
+  std::uint64_t credit_revocations = 0;
 };
 
 class Server {
@@ -53,6 +56,8 @@ class Server {
   void on_frame(Session& s, const proto::FrameHeader& h, std::span<const std::byte> body,
                 Channel channel);
   void on_session_closed(Session& s, std::deque<std::pair<int, core::Message>> unsent);
+  // The connection is closing: whatever send credit it still holds goes back.
+  void release_credit(Session& s);
   void cancel_parked(Session& s);
 
   // ADMIN set_limits (stats.cpp): Rule 1.11, later calls only; logged with `by`.
@@ -93,6 +98,17 @@ class Server {
   // marks every ring idle and sleeps until a DOORBELL.
   void wake_ring_poller();
   void poll_rings();
+
+  // Send credit (PROTOCOL.md "Send credit"). Before the daemon acts on any call it runs
+  // every entry published in a ring that holds credit, so no completed send is missing
+  // from what the call sees. Credit is revoked before anything that would make a promised
+  // send wrong or unfair: removal, IPC_SET, new limits, a sender that would fit but for
+  // the promise, a stop.
+  void settle_credited(Session& current);
+  void maybe_grant(Session& s, int msqid);
+  void revoke_credit(Session& s);
+  void revoke_credit_on(int msqid);
+  void revoke_all_credit();
   void deliver_completions();
   void settle_pending_input(Session& current);
   const core::Caller& caller_for(Session& s, std::uint16_t flags) const;
@@ -104,6 +120,9 @@ class Server {
   std::unordered_map<std::uint64_t, std::shared_ptr<Session>> sessions_;
   std::unordered_map<core::WaiterId, Route> routes_;
   std::vector<std::shared_ptr<Session>> ring_sessions_;
+  std::vector<std::shared_ptr<Session>> credited_;  // sessions whose ledger is not empty
+  bool settling_credit_ = false;
+  int revoking_ = 0;  // revocations in progress: no credit is granted meanwhile
   bool ring_poll_posted_ = false;
   bool rings_idle_ = true;  // every ring's daemon_idle word says 1
   std::chrono::steady_clock::time_point ring_active_until_;

@@ -111,12 +111,16 @@ void Session::run_frames(proto::FrameDecoder& decoder, Channel channel) {
             true);
       return;
     }
+    // Closing: the client is gone; what it sent on credit was complete when published,
+    // anything else would be answered to nobody.
+    if (credit_only_ && (frame.header.flags & proto::kFlagOnCredit) == 0) continue;
     server_.on_frame(*this, frame.header, frame.body, channel);
   }
 }
 
-bool Session::service_ring() {
-  if (!ring_ || closed_ || closing_after_writes_ || servicing_ring_) return false;
+bool Session::service_ring(bool all_published) {
+  if (!ring_ || closed_ || servicing_ring_) return false;
+  if (closing_after_writes_ && !all_published) return false;
   servicing_ring_ = true;
   bool work = false;
   if (!ring_out_.empty()) {
@@ -126,8 +130,9 @@ bool Session::service_ring() {
   }
   // At most two rings' worth per call, and none while replies pile up unread: a client
   // that keeps publishing cannot hold the daemon's thread, nor grow its memory.
-  for (int round = 0; round < 2 && !closed_ && !closing_after_writes_ && ring_ &&
-                      queued_bytes_ <= max_output_bytes_ && ring_->has_input();
+  for (int round = 0; (round < 2 || all_published) && !closed_ && ring_ &&
+                      (all_published || (!closing_after_writes_ && queued_bytes_ <= max_output_bytes_)) &&
+                      ring_->has_input();
        ++round) {
     std::size_t copied = 0;
     if (!ring_->drain(ring_decoder_, copied)) {
@@ -137,11 +142,30 @@ bool Session::service_ring() {
     }
     if (copied == 0) break;  // the decoder is bad: run_frames reports it
     work = true;
-    run_frames(ring_decoder_, Channel::ring);
+    run_ring_frames();
+    if (all_published) break;  // one read takes everything published before it
   }
-  if (!closed_) run_frames(ring_decoder_, Channel::ring);  // a bad decoder closes here
+  if (!closed_) run_ring_frames();  // a bad decoder closes here
   servicing_ring_ = false;
   return work;
+}
+
+void Session::run_ring_frames() {
+  // Unlike the socket's, ring frames run even while closing after writes: a graceful stop
+  // applies what was sent on credit, and answers the rest like any parked call.
+  proto::FrameDecoder::Frame frame;
+  std::string why;
+  while (!closed_) {
+    const auto st = ring_decoder_.next(frame, why);
+    if (st == proto::FrameDecoder::Status::need_more) break;
+    if (st == proto::FrameDecoder::Status::bad) {
+      close("bad frame in submission ring: " + why, true);
+      return;
+    }
+    if ((credit_only_ || closing_after_writes_) && (frame.header.flags & proto::kFlagOnCredit) == 0)
+      continue;
+    server_.on_frame(*this, frame.header, frame.body, Channel::ring);
+  }
 }
 
 void Session::attach_ring(std::unique_ptr<RingChannel> ring, ReplyTo to) {
@@ -287,7 +311,16 @@ void Session::maybe_finish_close() {
 }
 
 void Session::close(const std::string& reason, bool fault) {
-  if (closed_) return;
+  if (closed_ || credit_only_) return;
+  // Messages sent on credit were complete when published: apply them before anything
+  // of this connection goes (a client that exits right after msgsnd loses nothing).
+  if (ring_ && !fault) {
+    credit_only_ = true;
+    servicing_ring_ = false;
+    service_ring(/*all_published=*/true);
+    credit_only_ = false;
+    if (closed_) return;
+  }
   closed_ = true;
   auto self = shared_from_this();  // keep alive through the server's bookkeeping
   if (fault) {
@@ -309,6 +342,7 @@ void Session::close(const std::string& reason, bool fault) {
   }
   ring_.reset();  // unmaps the daemon's view; the client's is its own
   queued_bytes_ = 0;
+  server_.release_credit(*this);
   server_.cancel_parked(*this);
   server_.on_session_closed(*this, std::move(unsent));
 }

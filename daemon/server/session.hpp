@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "daemon/core/outcome.hpp"
+#include "daemon/core/queue.hpp"
 #include "daemon/server/peer_credentials.hpp"
 #include "daemon/server/ring_channel.hpp"
 #include "proto/codec.hpp"
@@ -39,6 +40,14 @@ struct Incoming {
   std::uint16_t flags = 0;
   Channel channel = Channel::socket;
   operator ReplyTo() const { return ReplyTo{request_id, channel}; }  // NOLINT: by design
+};
+
+// The daemon's own record of the send credit a connection holds (PROTOCOL.md "Send
+// credit"): promised on `msqid` and neither spent by a published entry nor revoked. The
+// shared word is the client's view; this is what is believed.
+struct CreditLedger {
+  int msqid = -1;
+  core::Reservation held;
 };
 
 // A call parked in the core on behalf of this connection.
@@ -71,8 +80,12 @@ class Session : public std::enable_shared_from_this<Session> {
   void attach_ring(std::unique_ptr<RingChannel> ring, ReplyTo to);
   bool has_ring() const { return ring_ != nullptr; }
   // Runs every frame published in the submission ring and writes whatever completions
-  // were waiting for room; true when it found any work.
-  bool service_ring();
+  // were waiting for room; true when it found any work. `all_published`: everything
+  // published so far, whatever the read budget and back-pressure say (revoking credit
+  // must apply every entry paid with it).
+  bool service_ring(bool all_published = false);
+  RingChannel* ring() { return ring_.get(); }
+  CreditLedger& credit() { return credit_; }
   bool ring_has_input() const { return ring_ && ring_->has_input(); }
   void set_ring_daemon_idle(bool idle) {
     if (ring_) ring_->set_daemon_idle(idle);
@@ -116,6 +129,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // Writes as many ring replies as fit; wakes the client if it sleeps.
   void flush_ring();
   void run_frames(proto::FrameDecoder& decoder, Channel channel);
+  void run_ring_frames();
   std::size_t write_with_fd(const std::byte* data, std::size_t n, boost::system::error_code& ec);
   void arm_write();
   void maybe_finish_close();
@@ -146,6 +160,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool closed_ = false;
   bool draining_ = false;
   bool servicing_ring_ = false;
+  bool credit_only_ = false;  // closing: run only entries already paid for with credit
+  CreditLedger credit_;
 };
 
 }  // namespace sysvmq::server

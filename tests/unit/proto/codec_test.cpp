@@ -314,8 +314,11 @@ constexpr std::uint32_t kBigLimit = 1u << 20;
 
 TEST(CodecRoundTrip, EveryRequestDecodesToWhatWasEncoded) {
   for (const auto& req : sample_requests()) {
-    for (std::uint16_t flags : {std::uint16_t{0}, kFlagCaps,
-                                static_cast<std::uint16_t>(kRequestFlagsMask)}) {
+    // Every flag (kFlagOnCredit only where it may stand: MSGSND).
+    const auto all = static_cast<std::uint16_t>(
+        std::holds_alternative<MsgsndRequest>(req) ? kRequestFlagsMask
+                                                   : kRequestFlagsMask & ~kFlagOnCredit);
+    for (std::uint16_t flags : {std::uint16_t{0}, kFlagCaps, all}) {
       const Bytes f = frame_of(0xfedcba9876543210ULL, flags, req);
       const FrameHeader h = header_of(f);
       EXPECT_EQ(h.body_len, f.size() - kHeaderBytes);
@@ -620,9 +623,13 @@ TEST(CodecRejects, UnknownOrMisplacedOpcodes) {
 }
 
 TEST(CodecRejects, FlagsOutsideTheMask) {
-  for (std::uint16_t flags : {0x0002, 0x0080, 0x0800, 0x8000, 0xffff}) {
+  for (std::uint16_t flags : {0x0004, 0x0080, 0x0800, 0x8000, 0xffff}) {
     EXPECT_NE(request_rejection(frame_of(1, flags, MsggetRequest{})), "") << flags;
   }
+  // On credit: MSGSND only.
+  EXPECT_EQ(request_rejection(frame_of(1, kFlagOnCredit, MsgsndRequest{})), "");
+  EXPECT_EQ(request_rejection(frame_of(1, kFlagOnCredit, MsggetRequest{})),
+            "on-credit flag on MSGGET, not MSGSND");
   Bytes g = frame_of(1, MsggetReply{});
   poke(g, 6, kFlagCaps, 2);
   EXPECT_NE(reply_rejection(g), "");

@@ -61,8 +61,11 @@ TEST(WireConstants, OpcodesAndFlagsAreThoseOfTheProtocol) {
   EXPECT_EQ(static_cast<int>(Opcode::msgctl), 5);
   EXPECT_EQ(static_cast<int>(Opcode::cancel), 6);
   EXPECT_EQ(static_cast<int>(Opcode::admin), 7);
+  EXPECT_EQ(static_cast<int>(Opcode::ring_setup), 8);
+  EXPECT_EQ(static_cast<int>(Opcode::doorbell), 9);
   EXPECT_EQ(kReplyBit, 0x8000);
-  EXPECT_EQ(kRequestFlagsMask, 0x0701);
+  EXPECT_EQ(kFlagOnCredit, 0x0002);
+  EXPECT_EQ(kRequestFlagsMask, 0x0703);
   EXPECT_EQ(kHeaderBytes, 16u);
 }
 
