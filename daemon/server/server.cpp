@@ -155,9 +155,12 @@ void Server::settle_credited(Session& current) {
 void Server::maybe_grant(Session& s, int msqid) {
   if (stopping_ || revoking_ > 0 || !s.ring() || s.closed()) return;
   auto& ledger = s.credit();
-  if (ledger.msqid != msqid && !ledger.held.empty()) revoke_credit(s);
+  // A holder that asked did not have enough (count or bytes) or wants another queue:
+  // what is left goes back and a fresh grant replaces it, so no half-used promise keeps
+  // room from everyone, the holder included.
+  if (!ledger.held.empty()) revoke_credit(s);
   // Still held after revoking: the client kept credit it never spent nor gave back.
-  if (s.closed() || (ledger.msqid != msqid && !ledger.held.empty())) return;
+  if (s.closed() || !ledger.held.empty()) return;
   // Judged without capabilities: a thread may drop one between calls, and a send on
   // credit is not judged again. Permission that needs a capability gets no credit.
   core::Caller plain = s.peer().caller;

@@ -68,6 +68,7 @@ class Server {
   const ServerOptions& options() const { return options_; }
   const ServerCounters& counters() const { return counters_; }
   std::size_t session_count() const { return sessions_.size(); }
+  std::size_t ring_session_count() const { return ring_sessions_.size(); }
   std::chrono::steady_clock::time_point started() const { return started_; }
 
  private:

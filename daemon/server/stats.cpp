@@ -30,7 +30,12 @@ json stats_json(const Server& s) {
               {"parked_calls", s.registry().parked_count()},
               {"queues", s.registry().queue_count()},
               {"queued_messages", u.queued_messages},
-              {"queued_bytes", u.queued_bytes}};
+              {"queued_bytes", u.queued_bytes},
+              {"fast_path", {{"connections", s.ring_session_count()},
+                             {"rings_set_up", c.rings_set_up},
+                             {"sends_on_credit", c.sends_on_credit},
+                             {"credit_revocations", c.credit_revocations},
+                             {"reserved_bytes", u.reserved_bytes}}}};
 }
 
 json queues_json(const Server& s) {

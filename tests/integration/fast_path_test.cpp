@@ -1,0 +1,453 @@
+// The fast path judged from outside: clients get rings unless SYSVMQ_FASTPATH=0, sends
+// are paid with credit, and what credit promises never shows: a send complete on credit
+// is seen by every later call of anyone, credit goes with the permission that earned it,
+// nobody else is held back by it, and nothing sent on it is lost when the sender dies.
+// Every test here also runs as socket.* (SYSVMQ_FASTPATH=0), where the same semantics
+// must hold without rings; only the counters differ.
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <sysvmq/client.hpp>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+
+#include "proto/codec.hpp"
+#include "proto/ring.hpp"
+#include "tests/integration/integration_util.hpp"
+#include "tests/support/daemon_fixture.hpp"
+
+namespace sysvmq::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+bool fast_path_on() {
+  const char* v = std::getenv("SYSVMQ_FASTPATH");
+  return v == nullptr || std::strcmp(v, "0") != 0;
+}
+
+nlohmann::json fast_path_stats() {
+  sysvmq::Client c;
+  auto answer = c.admin(R"({"op":"stats"})");
+  if (!answer) return nlohmann::json::object();
+  return nlohmann::json::parse(*answer).value("fast_path", nlohmann::json::object());
+}
+
+std::uint64_t sends_on_credit() { return fast_path_stats().value("sends_on_credit", 0ull); }
+
+// The payload of message i: its number, so order and content can be checked.
+MsgBuf numbered(int i) { return make_msg(1, "m" + std::to_string(i) + std::string(10, '.')); }
+
+// A client speaking the ring protocol by hand, so a test decides exactly what the daemon
+// is told: above all, it can publish entries and ring no doorbell.
+class RawRingClient {
+ public:
+  explicit RawRingClient(const std::string& socket_path) {
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, socket_path.c_str(), sizeof addr.sun_path - 1);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return;
+    proto::Reply reply;
+    if (!call_on_socket(proto::HelloRequest{}, reply)) return;
+    int region_fd = -1;
+    if (!call_on_socket(proto::RingSetupRequest{}, reply, &region_fd)) return;
+    const auto* setup = std::get_if<proto::RingSetupReply>(&reply);
+    if (setup == nullptr || setup->status != 0 || region_fd < 0) return;
+    layout_ = {setup->region_bytes, setup->sq_offset, setup->sq_capacity, setup->cq_offset,
+               setup->cq_capacity};
+    void* p = ::mmap(nullptr, layout_.region_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
+                     region_fd, 0);
+    ::close(region_fd);
+    if (p == MAP_FAILED) return;
+    region_ = static_cast<std::byte*>(p);
+    sq_ = proto::ring::RingWriter(region_, layout_.sq_offset, layout_.sq_capacity,
+                                  proto::ring::kSqHeadOffset, proto::ring::kSqTailOffset, true);
+    cq_ = proto::ring::RingReader(region_, layout_.cq_offset, layout_.cq_capacity,
+                                  proto::ring::kCqHeadOffset, proto::ring::kCqTailOffset);
+  }
+  ~RawRingClient() {
+    if (region_ != nullptr) ::munmap(region_, layout_.region_bytes);
+    close();
+  }
+  bool ok() const { return region_ != nullptr; }
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  std::byte* region() { return region_; }
+
+  // A msgsnd answered through the rings (ringing the doorbell), which earns credit.
+  int answered_send(int msqid, const std::string& text) {
+    publish(request_for(msqid, text), 0);
+    bell();
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::size_t copied = 0;
+      if (cq_.read(replies_, 1 << 20, copied) != proto::ring::RingReader::Status::ok) return -2;
+      proto::FrameDecoder::Frame f;
+      std::string why;
+      if (replies_.next(f, why) == proto::FrameDecoder::Status::frame) {
+        auto r = proto::decode_reply(f.header, f.body, why);
+        const auto* s = r ? std::get_if<proto::MsgsndReply>(&*r) : nullptr;
+        return s == nullptr ? -3 : s->status;
+      }
+      std::this_thread::sleep_for(1ms);
+    }
+    return -4;
+  }
+  // A msgsnd on credit, published and paid for; no doorbell. False without credit.
+  bool send_on_credit(int msqid, const std::string& text) {
+    return publish(request_for(msqid, text), proto::kFlagOnCredit);
+  }
+
+ private:
+  static proto::MsgsndRequest request_for(int msqid, const std::string& text) {
+    proto::MsgsndRequest r;
+    r.msqid = msqid;
+    r.mtype = 1;
+    r.msgsz = static_cast<std::int64_t>(text.size());
+    r.text.resize(text.size());
+    std::memcpy(r.text.data(), text.data(), text.size());
+    return r;
+  }
+  bool publish(const proto::MsgsndRequest& r, std::uint16_t flags) {
+    proto::Bytes frame;
+    proto::encode_request(next_id_++, flags, r, frame);
+    std::uint64_t room = 0;
+    if (!sq_.free_bytes(room) || room < frame.size()) return false;
+    sq_.write(frame);
+    if (flags & proto::kFlagOnCredit)
+      return sq_.publish_spending({1, static_cast<std::uint32_t>(r.text.size())});
+    sq_.publish();
+    return true;
+  }
+  void bell() {
+    proto::Bytes frame;
+    proto::encode_request(0, 0, proto::DoorbellRequest{}, frame);
+    (void)!::send(fd_, frame.data(), frame.size(), MSG_NOSIGNAL);
+  }
+  bool call_on_socket(const proto::Request& req, proto::Reply& reply, int* fd_out = nullptr) {
+    proto::Bytes frame;
+    proto::encode_request(next_id_++, 0, req, frame);
+    if (::send(fd_, frame.data(), frame.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(frame.size()))
+      return false;
+    proto::FrameDecoder decoder(proto::kClientMaxReplyBytes);
+    for (;;) {
+      proto::FrameDecoder::Frame f;
+      std::string why;
+      const auto st = decoder.next(f, why);
+      if (st == proto::FrameDecoder::Status::bad) return false;
+      if (st == proto::FrameDecoder::Status::frame) {
+        auto r = proto::decode_reply(f.header, f.body, why);
+        if (!r) return false;
+        reply = std::move(*r);
+        return true;
+      }
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 5000) <= 0) return false;
+      auto room = decoder.prepare(4096);
+      iovec iov{room.data(), room.size()};
+      alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+      msghdr msg{};
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof control;
+      const ssize_t k = ::recvmsg(fd_, &msg, MSG_CMSG_CLOEXEC);
+      if (k <= 0) return false;
+      decoder.commit(static_cast<std::size_t>(k));
+      if (cmsghdr* c = CMSG_FIRSTHDR(&msg); c && c->cmsg_type == SCM_RIGHTS && fd_out)
+        std::memcpy(fd_out, CMSG_DATA(c), sizeof(int));
+    }
+  }
+
+  int fd_ = -1;
+  std::uint64_t next_id_ = 1;
+  proto::ring::Layout layout_;
+  std::byte* region_ = nullptr;
+  proto::ring::RingWriter sq_;
+  proto::ring::RingReader cq_;
+  proto::FrameDecoder replies_{proto::kClientMaxReplyBytes};
+};
+
+class FastPath : public DaemonTest {};
+
+// The daemon stops polling rings a little after the last work and sleeps until a
+// doorbell (PROTOCOL.md "Waiting"); well after that, entries nobody rang for just sit.
+void let_the_daemon_go_idle() { std::this_thread::sleep_for(50ms); }
+
+TEST_F(FastPath, ADaemonActsOnNothingBeforeItRanEverySendPaidWithCredit) {
+  if (!fast_path_on()) GTEST_SKIP() << "about rings; the socket twin has none";
+  Queue q;
+  ASSERT_GE(q.id(), 0);
+  RawRingClient raw(daemon_.socket_path());
+  ASSERT_TRUE(raw.ok());
+  ASSERT_EQ(raw.answered_send(q.id(), "first"), 0);
+  let_the_daemon_go_idle();
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(raw.send_on_credit(q.id(), "paid"));
+  // Nobody rang; the sends are complete all the same. Any call now must see them.
+  struct msqid_ds ds {};
+  ASSERT_EQ(sysvmq_msgctl(q.id(), IPC_STAT, &ds), 0);
+  EXPECT_EQ(ds.msg_qnum, 11u);
+}
+
+TEST_F(FastPath, ACreditSenderThatHangsUpLosesNothingItPublished) {
+  if (!fast_path_on()) GTEST_SKIP() << "about rings; the socket twin has none";
+  Queue q;
+  ASSERT_GE(q.id(), 0);
+  {
+    RawRingClient raw(daemon_.socket_path());
+    ASSERT_TRUE(raw.ok());
+    ASSERT_EQ(raw.answered_send(q.id(), "first"), 0);
+    let_the_daemon_go_idle();
+    for (int i = 0; i < 10; ++i) ASSERT_TRUE(raw.send_on_credit(q.id(), "paid"));
+    raw.close();  // the daemon hears only the hang-up
+  }
+  std::this_thread::sleep_for(50ms);  // it has closed the session by now
+  struct msqid_ds ds {};
+  ASSERT_EQ(sysvmq_msgctl(q.id(), IPC_STAT, &ds), 0);
+  EXPECT_EQ(ds.msg_qnum, 11u);
+}
+
+TEST_F(FastPath, CreditCannotBeSpentTwice) {
+  if (!fast_path_on()) GTEST_SKIP() << "about rings; the socket twin has none";
+  Queue q;
+  ASSERT_GE(q.id(), 0);
+  RawRingClient raw(daemon_.socket_path());
+  ASSERT_TRUE(raw.ok());
+  ASSERT_EQ(raw.answered_send(q.id(), "first"), 0);
+  // A client that writes itself more credit than it was given is cut off when it spends
+  // it; the daemon and everyone else go on.
+  auto word = proto::ring::word64(raw.region(), proto::ring::kSqTailOffset);
+  word.store(proto::ring::with_credit(word.load(), {255, 0xffffff}));
+  for (int i = 0; i < 255; ++i)
+    if (!raw.send_on_credit(q.id(), std::string(4000, 'x'))) break;
+  std::this_thread::sleep_for(50ms);
+  struct msqid_ds ds {};
+  ASSERT_EQ(sysvmq_msgctl(q.id(), IPC_STAT, &ds), 0);
+  EXPECT_LE(ds.msg_cbytes, ds.msg_qbytes) << "more was queued than msg_qbytes allows";
+  const auto stats = nlohmann::json::parse(*sysvmq::Client().admin(R"({"op":"stats"})"));
+  EXPECT_GE(stats.value("sessions_closed_bad_input", 0), 1);
+}
+
+TEST_F(FastPath, ClientsUseRingsUnlessTurnedOff) {
+  Queue q;  // a call: this thread's connection exists now
+  ASSERT_GE(q.id(), 0);
+  const auto fp = fast_path_stats();
+  if (fast_path_on()) {
+    EXPECT_GE(fp.value("connections", 0), 1) << fp.dump();
+    EXPECT_GE(fp.value("rings_set_up", 0), 1) << fp.dump();
+  } else {
+    EXPECT_EQ(fp.value("connections", -1), 0) << fp.dump();
+    EXPECT_EQ(fp.value("rings_set_up", -1), 0) << fp.dump();
+  }
+}
+
+TEST_F(FastPath, AStreamOfSendsIsPaidWithCreditAndArrivesWholeAndInOrder) {
+  Queue q;
+  ASSERT_GE(q.id(), 0);
+  constexpr int kCount = 3000;  // far more than msg_qbytes holds: credit runs out and returns
+  std::thread consumer([&] {
+    for (int i = 0; i < kCount; ++i) {
+      MsgBuf in;
+      const ssize_t n = sysvmq_msgrcv(q.id(), &in, sizeof in.mtext, 0, 0);
+      const MsgBuf want = numbered(i);
+      ASSERT_EQ(n, static_cast<ssize_t>(std::strlen(want.mtext))) << "message " << i;
+      ASSERT_EQ(std::string(in.mtext, static_cast<std::size_t>(n)), want.mtext) << "message " << i;
+    }
+  });
+  const auto before = sends_on_credit();
+  for (int i = 0; i < kCount; ++i) {
+    const MsgBuf m = numbered(i);
+    ASSERT_EQ(sysvmq_msgsnd(q.id(), &m, std::strlen(m.mtext), 0), 0) << "message " << i;
+  }
+  consumer.join();
+  const auto paid = sends_on_credit() - before;
+  if (fast_path_on()) {
+    EXPECT_GT(paid, 0u);
+  } else {
+    EXPECT_EQ(paid, 0u);
+  }
+  MsgBuf rest;
+  EXPECT_EQ(sysvmq_msgrcv(q.id(), &rest, sizeof rest.mtext, 0, IPC_NOWAIT), -1);
+  EXPECT_EQ(errno, ENOMSG);
+}
+
+TEST_F(FastPath, AfterOneAnsweredSendTheNextOnesArePaidWithCredit) {
+  Queue q;
+  ASSERT_GE(q.id(), 0);
+  const auto before = sends_on_credit();
+  // An empty queue of 16384 bytes: the first send is answered and earns credit for up
+  // to 255 messages and half the room (8191 bytes); 99 sends of 14 bytes fit in it.
+  for (int i = 0; i < 100; ++i) {
+    const MsgBuf m = numbered(i);
+    ASSERT_EQ(sysvmq_msgsnd(q.id(), &m, 14, 0), 0);
+  }
+  EXPECT_EQ(sends_on_credit() - before, fast_path_on() ? 99u : 0u);
+  struct msqid_ds ds {};
+  ASSERT_EQ(sysvmq_msgctl(q.id(), IPC_STAT, &ds), 0);
+  EXPECT_EQ(ds.msg_qnum, 100u);
+  EXPECT_EQ(ds.msg_cbytes, 1400u);
+}
+
+TEST_F(FastPath, ASendCompleteOnCreditIsSeenByAnyLaterCallOfAnyone) {
+  Queue q;
+  ASSERT_GE(q.id(), 0);
+  struct msqid_ds ds {};
+  ASSERT_EQ(sysvmq_msgctl(q.id(), IPC_STAT, &ds), 0);  // this thread's connection first
+  constexpr int kCount = 50;
+  std::atomic<bool> first_sent{false};
+  std::atomic<bool> go{false};
+  std::atomic<bool> all_sent{false};
+  std::thread producer([&] {
+    MsgBuf m = numbered(0);
+    EXPECT_EQ(sysvmq_msgsnd(q.id(), &m, 8, 0), 0);  // answered: credit comes with it
+    first_sent = true;
+    while (!go) std::this_thread::sleep_for(1ms);
+    for (int i = 1; i < kCount; ++i) {
+      m = numbered(i);
+      EXPECT_EQ(sysvmq_msgsnd(q.id(), &m, 8, 0), 0);
+    }
+    all_sent = true;
+  });
+  while (!first_sent) std::this_thread::sleep_for(1ms);
+  // With the daemon stopped, only a send on credit can complete.
+  ASSERT_EQ(::kill(daemon_.pid(), SIGSTOP), 0);
+  go = true;
+  for (int i = 0; i < 200 && !all_sent; ++i) std::this_thread::sleep_for(5ms);
+  const bool completed_while_stopped = all_sent;
+  // The observer's request is in the daemon's hands before the daemon runs again; it
+  // must not be answered before the completed sends are applied.
+  std::thread resume([&] {
+    std::this_thread::sleep_for(50ms);
+    ::kill(daemon_.pid(), SIGCONT);
+  });
+  ASSERT_EQ(sysvmq_msgctl(q.id(), IPC_STAT, &ds), 0);
+  resume.join();
+  producer.join();
+  if (fast_path_on()) {
+    EXPECT_TRUE(completed_while_stopped) << "sends on credit should not wait for the daemon";
+    EXPECT_EQ(ds.msg_qnum, static_cast<msgqnum_t>(kCount)) << "a completed send is missing";
+  } else {
+    EXPECT_FALSE(completed_while_stopped);
+  }
+}
+
+TEST_F(FastPath, CreditGoesWithThePermissionThatEarnedIt) {
+  Queue q(0666);
+  ASSERT_GE(q.id(), 0);
+  int ready[2], go[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  ASSERT_EQ(::pipe(go), 0);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    // nobody: write permission comes from the mode's "other" bits only.
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(10);
+    MsgBuf m = make_msg(1, "x");
+    for (int i = 0; i < 5; ++i)
+      if (sysvmq_msgsnd(q.id(), &m, 1, 0) != 0) ::_exit(11);
+    char c = 'r';
+    if (::write(ready[1], &c, 1) != 1 || ::read(go[0], &c, 1) != 1) ::_exit(12);
+    // Write permission is gone: the kernel answers EACCES, credit or not.
+    const int rc = sysvmq_msgsnd(q.id(), &m, 1, 0);
+    ::_exit(rc == -1 && errno == EACCES ? 0 : 13);
+  }
+  char c = 0;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1);
+  struct msqid_ds ds {};
+  ASSERT_EQ(sysvmq_msgctl(q.id(), IPC_STAT, &ds), 0);
+  EXPECT_EQ(ds.msg_qnum, 5u);
+  ds.msg_perm.mode = 0644;
+  ASSERT_EQ(sysvmq_msgctl(q.id(), IPC_SET, &ds), 0);
+  ASSERT_EQ(::write(go[1], "g", 1), 1);
+  int st = 0;
+  ASSERT_EQ(::waitpid(child, &st, 0), child);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "child status " << st;
+  ASSERT_EQ(sysvmq_msgctl(q.id(), IPC_STAT, &ds), 0);
+  EXPECT_EQ(ds.msg_qnum, 5u) << "a send after IPC_SET took write permission away landed";
+  for (int fd : {ready[0], ready[1], go[0], go[1]}) ::close(fd);
+}
+
+TEST_F(FastPath, NobodyElseIsHeldBackByRoomPromisedToCredit) {
+  Queue q;
+  ASSERT_GE(q.id(), 0);
+  struct msqid_ds ds {};
+  ASSERT_EQ(sysvmq_msgctl(q.id(), IPC_STAT, &ds), 0);
+  ds.msg_qbytes = 1000;
+  ASSERT_EQ(sysvmq_msgctl(q.id(), IPC_SET, &ds), 0);
+  // Another thread (its own connection, kept open) sends once and is promised half the
+  // room.
+  std::atomic<bool> sent{false};
+  std::atomic<bool> done{false};
+  std::thread holder([&] {
+    MsgBuf m = make_msg(1, "h");
+    EXPECT_EQ(sysvmq_msgsnd(q.id(), &m, 1, 0), 0);
+    sent = true;
+    while (!done) std::this_thread::sleep_for(1ms);
+  });
+  while (!sent) std::this_thread::sleep_for(1ms);
+  if (fast_path_on()) {
+    EXPECT_GT(fast_path_stats().value("reserved_bytes", 0), 0);
+  }
+  // 1 + 900 bytes fit in 1000: the kernel takes it, promise or not.
+  MsgBuf big = make_msg(2, std::string(900, 'b'));
+  EXPECT_EQ(sysvmq_msgsnd(q.id(), &big, 900, IPC_NOWAIT), 0) << std::strerror(errno);
+  done = true;
+  holder.join();
+  ASSERT_EQ(sysvmq_msgctl(q.id(), IPC_STAT, &ds), 0);
+  EXPECT_EQ(ds.msg_qnum, 2u);
+  EXPECT_EQ(ds.msg_cbytes, 901u);
+}
+
+TEST_F(FastPath, SendsOnCreditSurviveTheSendersSuddenDeath) {
+  Queue q;
+  ASSERT_GE(q.id(), 0);
+  constexpr int kCount = 40;
+  const pid_t child = ::fork();
+  if (child == 0) {
+    for (int i = 0; i < kCount; ++i) {
+      const MsgBuf m = numbered(i);
+      if (sysvmq_msgsnd(q.id(), &m, std::strlen(m.mtext), 0) != 0) ::_exit(1);
+    }
+    ::raise(SIGKILL);  // no goodbye: whatever the daemon has not run yet sits in the ring
+  }
+  int st = 0;
+  ASSERT_EQ(::waitpid(child, &st, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(st)) << "child status " << st;
+  for (int i = 0; i < kCount; ++i) {
+    MsgBuf in;
+    const MsgBuf want = numbered(i);
+    const ssize_t n = sysvmq_msgrcv(q.id(), &in, sizeof in.mtext, 0, IPC_NOWAIT);
+    ASSERT_EQ(n, static_cast<ssize_t>(std::strlen(want.mtext))) << "message " << i << " lost";
+    EXPECT_EQ(std::string(in.mtext, static_cast<std::size_t>(n)), want.mtext);
+  }
+}
+
+TEST_F(FastPath, RemovalComesAfterEverySendPaidBeforeIt) {
+  const int id = sysvmq_msgget(IPC_PRIVATE, 0600);
+  ASSERT_GE(id, 0);
+  MsgBuf m = make_msg(1, "before");
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(sysvmq_msgsnd(id, &m, 6, 0), 0);
+  struct msqid_ds ds {};
+  ASSERT_EQ(sysvmq_msgctl(id, IPC_STAT, &ds), 0);
+  EXPECT_EQ(ds.msg_qnum, 20u);
+  ASSERT_EQ(sysvmq_msgctl(id, IPC_RMID, nullptr), 0);
+  // The id is dead for every call, sends that held credit for it included.
+  EXPECT_EQ(sysvmq_msgsnd(id, &m, 6, 0), -1);
+  EXPECT_TRUE(errno == EINVAL || errno == EIDRM) << std::strerror(errno);
+  EXPECT_EQ(fast_path_stats().value("reserved_bytes", -1), 0);
+}
+
+}  // namespace
+}  // namespace sysvmq::test
