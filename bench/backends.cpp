@@ -22,10 +22,11 @@
 
 namespace sysvmq::bench {
 
-Backend kernel_backend() { return Backend{"kernel", ::msgget, ::msgsnd, ::msgrcv, ::msgctl, 0}; }
+Backend kernel_backend() { return Backend{"kernel", ::msgget, ::msgsnd, ::msgrcv, ::msgctl, 0, {}}; }
 
-Backend sysvmq_backend(pid_t daemon_pid) {
-  return Backend{"sysvmq", sysvmq_msgget, sysvmq_msgsnd, sysvmq_msgrcv, sysvmq_msgctl, daemon_pid};
+Backend sysvmq_backend(pid_t daemon_pid, bool fast_path) {
+  return Backend{fast_path ? "sysvmq-ring" : "sysvmq", sysvmq_msgget, sysvmq_msgsnd,
+                 sysvmq_msgrcv, sysvmq_msgctl, daemon_pid, fast_path ? "1" : "0"};
 }
 
 bool PrivateServer::make_dir(const std::string& name, std::string& why) {

@@ -23,11 +23,15 @@ struct Backend {
   ssize_t (*msgrcv)(int, void*, size_t, long, int);
   int (*msgctl)(int, int, struct msqid_ds*);
   pid_t server_pid = 0;  // whose CPU and memory count too (0: none, as for the kernel)
+  // libsysvmq only: $SYSVMQ_FASTPATH for the processes of this backend's runs ("0": the
+  // socket only; "1": the shared-memory fast path). Empty for the others.
+  std::string fastpath;
 };
 
 Backend kernel_backend();
-// libsysvmq's C API; its connections go to $SYSVMQ_SOCKET, which main() sets.
-Backend sysvmq_backend(pid_t daemon_pid);
+// libsysvmq's C API; its connections go to $SYSVMQ_SOCKET, which main() sets. "sysvmq"
+// keeps to the socket (SYSVMQ_FASTPATH=0), "sysvmq-ring" takes the fast path.
+Backend sysvmq_backend(pid_t daemon_pid, bool fast_path);
 
 // A server process the bench runs for itself: a fresh temporary directory, the process
 // (stdin and, if asked, stdout on /dev/null; it dies with the bench), a bounded wait

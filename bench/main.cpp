@@ -39,8 +39,9 @@ starts a private one (Unix socket, persistence off) and stops it at the end.
   --quick             few messages per repetition: every workload in well under a
                       minute (about 20 s on 2 busy cores; the full run takes ~6 min)
   --workload LIST     comma-separated: stream,pingpong,fanin,queues,memory (default: all)
-  --backends LIST     comma-separated: kernel,sysvmq,redis (default: all; the kernel
-                      always runs: it is what ratios are taken to)
+  --backends LIST     comma-separated: kernel,sysvmq,sysvmq-ring,redis (default: all;
+                      the kernel always runs: it is what ratios are taken to). sysvmq
+                      is the socket only (SYSVMQ_FASTPATH=0), sysvmq-ring the fast path
   --messages N        messages per repetition (memory: queued), instead of the default
   --reps N            repetitions per figure and backend (default and minimum 5)
   --socket PATH       use the sysvmqd listening there (default: start one beside this
@@ -58,7 +59,7 @@ otherwise they are IPC_PRIVATE queues, all removed at the end.
 struct Options {
   bool quick = false, json = false;
   std::vector<std::string> workloads = {"stream", "pingpong", "fanin", "queues", "memory"};
-  std::vector<std::string> backends = {"kernel", "sysvmq", "redis"};
+  std::vector<std::string> backends = {"kernel", "sysvmq", "sysvmq-ring", "redis"};
   std::optional<std::size_t> messages;
   int reps = 5;
   std::string socket, plot;
@@ -114,7 +115,8 @@ Options parse(int argc, char** argv) {
     } else if (a == "--backends") {
       o.backends = split(value());
       for (const auto& b : o.backends)
-        if (!contains({"kernel", "sysvmq", "redis"}, b)) usage_error("unknown backend '" + b + "'");
+        if (!contains({"kernel", "sysvmq", "sysvmq-ring", "redis"}, b))
+          usage_error("unknown backend '" + b + "'");
     } else if (a == "--messages") {
       o.messages = static_cast<std::size_t>(count(1));
     } else if (a == "--reps") {
@@ -207,7 +209,7 @@ int main(int argc, char** argv) {
   std::string daemon_binary = exe_dir + "/sysvmqd";
   if (::access(daemon_binary.c_str(), X_OK) != 0) daemon_binary.clear();
   sb::OwnDaemon own;
-  if (contains(o.backends, "sysvmq")) {
+  if (contains(o.backends, "sysvmq") || contains(o.backends, "sysvmq-ring")) {
     std::string socket = o.socket;
     pid_t pid = 0;
     if (!socket.empty()) {
@@ -234,7 +236,8 @@ int main(int argc, char** argv) {
       pid = own.pid();
     }
     ::setenv("SYSVMQ_SOCKET", socket.c_str(), 1);
-    backends.push_back(sb::sysvmq_backend(pid));
+    if (contains(o.backends, "sysvmq")) backends.push_back(sb::sysvmq_backend(pid, false));
+    if (contains(o.backends, "sysvmq-ring")) backends.push_back(sb::sysvmq_backend(pid, true));
   }
   sb::RedisServer redis;
   if (contains(o.backends, "redis")) {
@@ -320,6 +323,8 @@ int main(int argc, char** argv) {
       for (const auto& b : backends) {
         sb::Figures figures;
         std::string why;
+        // Read by each forked process when it connects.
+        if (!b.fastpath.empty()) ::setenv("SYSVMQ_FASTPATH", b.fastpath.c_str(), 1);
         if (!c.run(b, c.params, figures, why)) {
           std::cerr << "sysvmq-bench: " << c.workload << " " << c.label << ", repetition "
                     << rep + 1 << ": " << why << "\nsysvmq-bench: no figures printed\n";

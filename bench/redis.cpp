@@ -266,7 +266,7 @@ const std::string& redis_socket() { return g_socket; }
 Backend redis_backend(const std::string& socket, pid_t server_pid) {
   g_socket = socket;
   g_conn.reset();
-  return Backend{"redis", redis_msgget, redis_msgsnd, redis_msgrcv, redis_msgctl, server_pid};
+  return Backend{"redis", redis_msgget, redis_msgsnd, redis_msgrcv, redis_msgctl, server_pid, {}};
 }
 
 std::optional<std::string> redis_command(const std::string& socket,
