@@ -108,6 +108,7 @@ std::string_view op_name(std::uint16_t op) {
     case Opcode::admin: return "ADMIN";
     case Opcode::ring_setup: return "RING_SETUP";
     case Opcode::doorbell: return "DOORBELL";
+    case Opcode::lent: return "LENT";
   }
   return "?";
 }
@@ -411,7 +412,7 @@ std::optional<Reply> decode_admin_rep(std::span<const std::byte> body, std::stri
 }
 
 std::optional<Reply> decode_ring_setup_rep(std::span<const std::byte> body, std::string& why) {
-  if (body.size() != 48) return fail_reply(why, size_mismatch("RING_SETUP reply", body.size(), "48"));
+  if (body.size() != 64) return fail_reply(why, size_mismatch("RING_SETUP reply", body.size(), "64"));
   Reader r(body);
   RingSetupReply p;
   p.status = r.i32();
@@ -421,6 +422,8 @@ std::optional<Reply> decode_ring_setup_rep(std::span<const std::byte> body, std:
   p.sq_capacity = r.u64();
   p.cq_offset = r.u64();
   p.cq_capacity = r.u64();
+  p.lq_offset = r.u64();
+  p.lq_capacity = r.u64();
   return Reply{p};
 }
 
@@ -586,6 +589,8 @@ void encode_reply(std::uint64_t request_id, const Reply& r, Bytes& out) {
       put_u64(out, p.sq_capacity);
       put_u64(out, p.cq_offset);
       put_u64(out, p.cq_capacity);
+      put_u64(out, p.lq_offset);
+      put_u64(out, p.lq_capacity);
     }
     void operator()(const WakeNotice&) const {}
   };
@@ -624,6 +629,8 @@ std::optional<Request> decode_request(const FrameHeader& h, std::span<const std:
     case Opcode::doorbell:
       if (!body.empty()) return fail(why, size_mismatch("DOORBELL request", body.size(), "0"));
       return Request{DoorbellRequest{}};
+    case Opcode::lent:
+      return fail(why, "LENT is not a request");
   }
   return fail(why, "unknown opcode " + num(h.opcode));
 }
@@ -664,6 +671,38 @@ std::optional<Reply> decode_reply(const FrameHeader& h, std::span<const std::byt
     }
   }
   return r;
+}
+
+void encode_lent(const LentMessage& m, Bytes& out) {
+  const auto start = begin_frame(
+      out, static_cast<std::uint16_t>(static_cast<std::uint16_t>(Opcode::lent) | kReplyBit), 0, 0);
+  put_i32(out, m.msqid);
+  put_u32(out, 0);
+  put_i64(out, m.msgtyp);
+  put_i64(out, m.mtype);
+  put_bytes(out, m.text);
+  end_frame(out, start);
+}
+
+std::optional<LentMessage> decode_lent(const FrameHeader& h, std::span<const std::byte> body,
+                                       std::string& why) {
+  if (h.opcode != (static_cast<std::uint16_t>(Opcode::lent) | kReplyBit) || h.flags != 0 ||
+      h.request_id != 0 || h.body_len != body.size() || body.size() < kLentFixedBytes) {
+    why = "not a LENT frame";
+    return std::nullopt;
+  }
+  Reader r(body);
+  LentMessage m;
+  m.msqid = r.i32();
+  if (r.u32() != 0) {
+    why = "LENT reserved field not 0";
+    return std::nullopt;
+  }
+  m.msgtyp = r.i64();
+  m.mtype = r.i64();
+  const auto text = r.rest();
+  m.text.assign(text.begin(), text.end());
+  return m;
 }
 
 FrameHeader parse_header(std::span<const std::byte, kHeaderBytes> bytes) {

@@ -37,6 +37,7 @@ enum class Opcode : std::uint16_t {
   admin = 7,
   ring_setup = 8,  // PROTOCOL.md "Rings": ask for the shared-memory fast path
   doorbell = 9,    // client: "my submission ring has entries"; no reply. Daemon: WAKE notice
+  lent = 10,       // daemon, lending ring only: a message lent to a receiver (never a request)
 };
 inline constexpr std::uint16_t kReplyBit = 0x8000;
 
@@ -143,6 +144,8 @@ struct RingSetupReply {
   std::uint64_t sq_capacity = 0;
   std::uint64_t cq_offset = 0;
   std::uint64_t cq_capacity = 0;
+  std::uint64_t lq_offset = 0;
+  std::uint64_t lq_capacity = 0;
 };
 // The daemon's WAKE notice (opcode doorbell | 0x8000, request_id 0, empty body): "your
 // completion ring has entries". It answers no request; `status` is always 0 and is not
@@ -155,6 +158,21 @@ using Reply = std::variant<HelloReply, MsggetReply, MsgsndReply, MsgrcvReply, Ms
 
 Opcode opcode_of(const Request& r);
 Opcode opcode_of(const Reply& r);
+
+// A message lent to a receiver (PROTOCOL.md "Lent messages"): travels only in the lending
+// ring, as a frame with opcode lent | 0x8000 and request_id 0. `msgtyp` is the selector
+// it was lent under.
+struct LentMessage {
+  std::int32_t msqid = 0;
+  std::int64_t msgtyp = 0;
+  std::int64_t mtype = 0;
+  Bytes text;
+};
+void encode_lent(const LentMessage& m, Bytes& out);
+// The body of a lent frame; nullopt + `why` when it is not one.
+std::optional<LentMessage> decode_lent(const FrameHeader& h, std::span<const std::byte> body,
+                                       std::string& why);
+inline constexpr std::size_t kLentFixedBytes = 24;
 
 // Append one whole frame (header + body) to `out`.
 void encode_request(std::uint64_t request_id, std::uint16_t flags, const Request& r, Bytes& out);

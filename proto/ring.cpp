@@ -30,7 +30,9 @@ Layout layout_for(std::uint64_t ring_bytes) {
   l.sq_capacity = ring_bytes;
   l.cq_offset = kControlBytes + ring_bytes;
   l.cq_capacity = ring_bytes;
-  l.region_bytes = kControlBytes + 2 * ring_bytes;
+  l.lq_offset = kControlBytes + 2 * ring_bytes;
+  l.lq_capacity = ring_bytes;
+  l.region_bytes = kControlBytes + 3 * ring_bytes;
   return l;
 }
 
@@ -45,7 +47,14 @@ bool layout_valid(const Layout& l, std::uint64_t region_bytes) {
     return off >= kControlBytes && off <= region_bytes && cap <= region_bytes - off;
   };
   if (!inside(l.sq_offset, l.sq_capacity) || !inside(l.cq_offset, l.cq_capacity)) return false;
-  return l.sq_offset + l.sq_capacity <= l.cq_offset || l.cq_offset + l.cq_capacity <= l.sq_offset;
+  const auto apart = [](std::uint64_t a, std::uint64_t a_cap, std::uint64_t b, std::uint64_t b_cap) {
+    return a + a_cap <= b || b + b_cap <= a;
+  };
+  if (!apart(l.sq_offset, l.sq_capacity, l.cq_offset, l.cq_capacity)) return false;
+  if (l.lq_offset == 0 && l.lq_capacity == 0) return true;  // no lending ring
+  return ring_ok(l.lq_capacity) && inside(l.lq_offset, l.lq_capacity) &&
+         apart(l.lq_offset, l.lq_capacity, l.sq_offset, l.sq_capacity) &&
+         apart(l.lq_offset, l.lq_capacity, l.cq_offset, l.cq_capacity);
 }
 
 // ---- RingWriter -------------------------------------------------------------------------

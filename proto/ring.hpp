@@ -31,6 +31,26 @@ inline constexpr std::size_t kDaemonIdleOffset = 320;   // u32, daemon: 1 = ring
 inline constexpr std::size_t kClientWaitingOffset = 384;  // u32, client: 1 = send WAKE
 inline constexpr std::size_t kGrantMsqidOffset = 448;   // i32, daemon: the credit's queue
 inline constexpr std::size_t kGrantMsgmaxOffset = 452;  // u32, daemon: largest text on credit
+inline constexpr std::size_t kLqTailOffset = 512;       // u64, daemon: lent bytes published
+inline constexpr std::size_t kLqClaimOffset = 576;      // u64, both: claim word (see below)
+
+// The lending ring's claim word (PROTOCOL.md "Lent messages"): the head index in the low
+// half, an epoch in bits 32..62, and bit 63 set while the daemon has revoked the lease.
+// The client claims a lent message by moving the head past it in one compare-and-swap
+// that expects an unrevoked word of the same epoch; the daemon revokes by setting the
+// bit in one compare-and-swap. Whichever lands first decides who has the message.
+inline constexpr std::uint64_t kClaimRevoked = std::uint64_t{1} << 63;
+inline constexpr unsigned kClaimEpochShift = 32;
+inline constexpr std::uint64_t kClaimEpochMask = 0x7fffffffu;
+inline std::uint64_t claim_word(std::uint64_t head, std::uint64_t epoch, bool revoked) {
+  return (head & 0xffffffffu) | ((epoch & kClaimEpochMask) << kClaimEpochShift) |
+         (revoked ? kClaimRevoked : 0);
+}
+inline std::uint64_t claim_head(std::uint64_t word) { return word & 0xffffffffu; }
+inline std::uint64_t claim_epoch(std::uint64_t word) {
+  return (word >> kClaimEpochShift) & kClaimEpochMask;
+}
+inline bool claim_revoked(std::uint64_t word) { return (word & kClaimRevoked) != 0; }
 
 // Ring indices are free-running byte counts modulo 2^32 (capacities are far smaller), kept
 // in the low half of their 64-bit word. The submission tail's word also carries the send
@@ -71,9 +91,11 @@ struct Layout {
   std::uint64_t sq_capacity = 0;
   std::uint64_t cq_offset = 0;
   std::uint64_t cq_capacity = 0;
+  std::uint64_t lq_offset = 0;    // the lending ring (daemon → client); 0 = none
+  std::uint64_t lq_capacity = 0;
 };
 
-// The layout for two rings of `ring_bytes` each (a power of two within the bounds).
+// The layout for three rings of `ring_bytes` each (a power of two within the bounds).
 Layout layout_for(std::uint64_t ring_bytes);
 
 // True when `l` is a layout layout_for() could have made for a region of `region_bytes`
@@ -115,6 +137,11 @@ class RingWriter {
   bool publish_spending(Credit spend);
   // The bytes written since the last publish are dropped.
   void unwrite() { tail_ = published_; }
+  // Starts over at `index` (published at once): the lending ring's new epoch.
+  void reset_to(std::uint64_t index) {
+    tail_ = published_ = index;
+    publish();
+  }
   // The index just past the last published byte (what the peer's head reaches once it
   // has read everything).
   std::uint64_t published() const { return published_; }

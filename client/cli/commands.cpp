@@ -917,13 +917,21 @@ int cmd_stats_impl(Globals& g, int argc, char** argv) {
     print_json(*stats);
     return kExitOk;
   }
-  std::size_t width = 0;
-  for (const auto& item : stats->items()) width = std::max(width, item.key().size());
+  // Groups ({"fast_path": {...}}) print as dotted names: one counter a line.
+  std::vector<std::pair<std::string, std::string>> rows;
   for (const auto& item : stats->items()) {
-    const std::string value =
-        item.value().is_string() ? item.value().get<std::string>() : item.value().dump();
-    std::printf("%-*s %s\n", static_cast<int>(width + 1), (item.key() + ":").c_str(), value.c_str());
+    if (item.value().is_object()) {
+      for (const auto& sub : item.value().items())
+        rows.emplace_back(item.key() + "." + sub.key(), sub.value().dump());
+    } else {
+      rows.emplace_back(item.key(), item.value().is_string() ? item.value().get<std::string>()
+                                                             : item.value().dump());
+    }
   }
+  std::size_t width = 0;
+  for (const auto& [name, value] : rows) width = std::max(width, name.size());
+  for (const auto& [name, value] : rows)
+    std::printf("%-*s %s\n", static_cast<int>(width + 1), (name + ":").c_str(), value.c_str());
   return kExitOk;
 }
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <utility>
 #include <atomic>
 #include <cerrno>
@@ -279,6 +280,8 @@ void Connection::unmap_ring() {
   }
   ring_sq_ = {};
   ring_cq_ = {};
+  ring_lq_ = nullptr;
+  ring_lq_capacity_ = 0;
   ring_decoder_ = proto::FrameDecoder(proto::kClientMaxReplyBytes);
 }
 
@@ -305,8 +308,9 @@ int Connection::setup_ring() {
     if (fd >= 0) ::close(fd);
     return 0;  // ENOSYS (fast path off) or no descriptor: the socket carries every call
   }
-  const proto::ring::Layout layout{r->region_bytes, r->sq_offset, r->sq_capacity, r->cq_offset,
-                                   r->cq_capacity};
+  const proto::ring::Layout layout{r->region_bytes, r->sq_offset,   r->sq_capacity,
+                                   r->cq_offset,    r->cq_capacity, r->lq_offset,
+                                   r->lq_capacity};
   struct stat st {};
   // Raw fstat (fakeroot wraps the libc one); the region must be exactly what was said.
   const bool size_ok = ::syscall(SYS_fstat, fd, &st) == 0 &&
@@ -333,6 +337,10 @@ int Connection::setup_ring() {
                                      /*tail_carries_credit=*/true);
   ring_cq_ = proto::ring::RingReader(region, layout.cq_offset, layout.cq_capacity,
                                      proto::ring::kCqHeadOffset, proto::ring::kCqTailOffset);
+  if (layout.lq_capacity != 0) {
+    ring_lq_ = region + layout.lq_offset;
+    ring_lq_capacity_ = layout.lq_capacity;
+  }
   return 0;
 }
 
@@ -387,6 +395,65 @@ int Connection::send_on_credit(const proto::MsgsndRequest& req) {
   if (!ring_sq_.publish_spending(spend)) return EAGAIN;
   ring_doorbell_if_idle();
   return 0;
+}
+
+namespace {
+// Copies `n` bytes of a ring at free-running index `index`, wrapping.
+void copy_from_ring(const std::byte* data, std::uint64_t capacity, std::uint64_t index,
+                    std::byte* to, std::size_t n) {
+  const std::uint64_t pos = index & (capacity - 1);
+  const auto first = static_cast<std::size_t>(std::min<std::uint64_t>(n, capacity - pos));
+  std::memcpy(to, data + pos, first);
+  std::memcpy(to + first, data, n - first);
+}
+}  // namespace
+
+int Connection::receive_lent(int msqid, std::size_t msgsz, long msgtyp, int msgflg, long& mtype,
+                             proto::Bytes& text) {
+  namespace ring = proto::ring;
+  // Only calls the kernel would not refuse outright (Rule 3.1's EINVALs go to the daemon).
+  if (ring_lq_ == nullptr || msqid < 0 || msgtyp < 0 ||
+      static_cast<std::int64_t>(msgsz) < 0 || (msgflg & (proto::kMsgCopy | proto::kMsgExcept)))
+    return EAGAIN;
+  if (ensure() != 0 || ring_lq_ == nullptr) return EAGAIN;
+  auto claim = ring::word64(ring_region_, ring::kLqClaimOffset);
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    std::uint64_t word = claim.load(std::memory_order_acquire);
+    if (ring::claim_revoked(word)) return EAGAIN;
+    // The word first, then the tail: a new epoch's tail was stored before its word.
+    const std::uint64_t head = ring::claim_head(word);
+    const std::uint64_t tail =
+        ring::word64(ring_region_, ring::kLqTailOffset).load(std::memory_order_acquire);
+    const std::uint64_t available = (tail - head) & ring::kIndexMask;
+    if (available < proto::kHeaderBytes || available > ring_lq_capacity_) return EAGAIN;
+    std::array<std::byte, proto::kHeaderBytes> header_bytes;
+    copy_from_ring(ring_lq_, ring_lq_capacity_, head, header_bytes.data(), header_bytes.size());
+    const proto::FrameHeader h = proto::parse_header(header_bytes);
+    if (h.body_len > available - proto::kHeaderBytes) return EAGAIN;
+    lent_.resize(h.body_len);
+    copy_from_ring(ring_lq_, ring_lq_capacity_, head + proto::kHeaderBytes, lent_.data(),
+                   lent_.size());
+    std::string why;
+    auto m = proto::decode_lent(h, lent_, why);
+    if (!m || m->msqid != msqid || m->msgtyp != msgtyp) return EAGAIN;
+    if (m->text.size() > msgsz && !(msgflg & proto::kMsgNoerror)) {
+      // Still lent, unclaimed and first now: the kernel's E2BIG, and the message stays.
+      if (claim.load(std::memory_order_acquire) != word) continue;
+      return E2BIG;
+    }
+    // The claim: one compare-and-swap against the daemon's revoking one.
+    const std::uint64_t next =
+        ring::claim_word(head + proto::kHeaderBytes + h.body_len, ring::claim_epoch(word), false);
+    if (!claim.compare_exchange_strong(word, next, std::memory_order_acq_rel,
+                                       std::memory_order_acquire))
+      continue;
+    mtype = static_cast<long>(m->mtype);
+    text = std::move(m->text);
+    if (text.size() > msgsz) text.resize(msgsz);  // MSG_NOERROR
+    ring_doorbell_if_idle();  // the daemon settles the claim (and wakes parked senders)
+    return 0;
+  }
+  return EAGAIN;
 }
 
 ssize_t Connection::receive_some(std::span<std::byte> room) {

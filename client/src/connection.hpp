@@ -67,6 +67,13 @@ class Connection {
   // connection holds no credit that covers it (then use call()).
   int send_on_credit(const proto::MsgsndRequest& request);
 
+  // msgrcv of a message lent to this connection (PROTOCOL.md "Lent messages"): 0 with
+  // `mtype` and `text` (at most msgsz bytes) when one was claimed, E2BIG when the first
+  // lent message is too long for msgsz without MSG_NOERROR (it stays), EAGAIN when
+  // nothing lent fits this call (then use call()).
+  int receive_lent(int msqid, std::size_t msgsz, long msgtyp, int msgflg, long& mtype,
+                   proto::Bytes& text);
+
   // Valid after a successful ensure() or call().
   const proto::HelloReply& hello() const { return hello_; }
 
@@ -131,6 +138,9 @@ class Connection {
   std::size_t ring_region_bytes_ = 0;
   proto::ring::RingWriter ring_sq_;
   proto::ring::RingReader ring_cq_;
+  std::byte* ring_lq_ = nullptr;  // the lending ring's bytes (nullptr: none)
+  std::uint64_t ring_lq_capacity_ = 0;
+  proto::Bytes lent_;             // the lent entry being looked at
   proto::FrameDecoder ring_decoder_{proto::kClientMaxReplyBytes};
   int received_fd_ = -1;  // a descriptor that came with the last reply (RING_SETUP's)
 };

@@ -133,6 +133,7 @@ void Queue::deliver_reserved(const Caller& sender, Message&& msg, TimePoint now,
 }
 
 void Queue::restore(Message&& msg, TimePoint now, NamespaceState& ns) {
+  end_lease();  // a message at the head goes before anything lent (the server ended it)
   if (hand_off(msg, now, ns)) return;  // keeps Rule 3.8's invariant
   cbytes_ += msg.text.size();
   ns.usage().queued_bytes += msg.text.size();
@@ -191,6 +192,9 @@ Outcome<Received> Queue::msgrcv(const Caller& who, const MsgrcvArgs& args, TimeP
     return Received{m.mtype, m.text};
   }
 
+  // The server ended any lease before this receive (leased() documents why); never
+  // leave a lent iterator to a message this call may take.
+  end_lease();
   const Selector sel = Selector::from(args.msgtyp, args.msgflg);
   auto it = sel.find(messages_.begin(), messages_.end());
   if (it != messages_.end()) {
@@ -204,6 +208,42 @@ Outcome<Received> Queue::msgrcv(const Caller& who, const MsgrcvArgs& args, TimeP
   const WaiterId id = ns.park(slot_);
   receivers_.push_back(ParkedReceiver{id, who, sel, msgsz, noerror});
   return Parked{id};
+}
+
+void Queue::begin_lease(std::int64_t msgtyp) {
+  lease_ = true;
+  lease_msgtyp_ = msgtyp;
+  lent_.clear();
+}
+
+std::vector<const Message*> Queue::lend_more(std::size_t max_count, std::uint64_t max_bytes) {
+  std::vector<const Message*> out;
+  if (!lease_) return out;
+  const Selector sel = Selector::from(lease_msgtyp_, 0);
+  auto it = lent_.empty() ? messages_.begin() : std::next(lent_.back());
+  for (; it != messages_.end() && out.size() < max_count; ++it) {
+    if (!sel.matches(it->mtype)) continue;
+    if (it->text.size() > max_bytes) break;  // in order or not at all
+    max_bytes -= it->text.size();
+    lent_.push_back(it);
+    out.push_back(&*it);
+  }
+  return out;
+}
+
+void Queue::settle_lent(std::size_t n, const Caller& lessee, TimePoint now, NamespaceState& ns) {
+  if (n == 0) return;
+  for (std::size_t i = 0; i < n && !lent_.empty(); ++i) {
+    const auto it = lent_.front();
+    lent_.pop_front();
+    cbytes_ -= it->text.size();
+    ns.usage().queued_bytes -= it->text.size();
+    ns.usage().queued_messages -= 1;
+    messages_.erase(it);
+  }
+  rtime_ = now;  // Rule 3.4, once for the batch: the same second
+  lrpid_ = lessee.process;
+  wake_senders(now, ns);
 }
 
 void Queue::ipc_set(const proto::MsqidSet& set, TimePoint now, NamespaceState& ns) {
@@ -225,6 +265,7 @@ void Queue::ipc_set(const proto::MsqidSet& set, TimePoint now, NamespaceState& n
 }
 
 void Queue::remove(NamespaceState& ns) {
+  end_lease();
   for (const auto& r : receivers_) ns.complete(r.id, Errc::eidrm);
   for (const auto& s : senders_) ns.complete(s.id, Errc::eidrm);
   receivers_.clear();

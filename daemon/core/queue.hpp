@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <list>
+#include <vector>
 
 #include "daemon/core/caller.hpp"
 #include "daemon/core/clock.hpp"
@@ -79,6 +81,27 @@ class Queue {
            cbytes_ + size <= qbytes_ && messages_.size() + 1 <= qbytes_;
   }
 
+  // ---- lending (the fast path's receive side; PROTOCOL.md "Lent messages") ----
+  // One receiver at a time may hold a lease: the first matching messages (msgtyp 0: any;
+  // > 0: that mtype) are lent to it in queue order, and it takes them without asking.
+  // Lent messages stay queued — counted, visible to IPC_STAT and MSG_COPY — until the
+  // server settles the receiver's claims. While a lease is held the server keeps every
+  // other receive, IPC_SET, IPC_RMID and restore away from the queue (it ends the lease
+  // first): only then is "the first matching message" the first lent one.
+  bool leased() const { return lease_; }
+  void begin_lease(std::int64_t msgtyp);
+  // Lends up to `max_count` further messages of at most `max_bytes` text in all.
+  std::vector<const Message*> lend_more(std::size_t max_count, std::uint64_t max_bytes);
+  std::size_t lent_count() const { return lent_.size(); }
+  // The first `n` lent messages were taken by `lessee`: they leave as by msgrcv (Rule 3.4
+  // bookkeeping), and parked senders that now fit complete.
+  void settle_lent(std::size_t n, const Caller& lessee, TimePoint now, NamespaceState& ns);
+  // Ends the lease; the unclaimed lent messages are simply queued messages again.
+  void end_lease() {
+    lease_ = false;
+    lent_.clear();
+  }
+
   // IPC_SET step 6 and 7 (Rule 4.4): the caller has passed every check.
   void ipc_set(const proto::MsqidSet& set, TimePoint now, NamespaceState& ns);
 
@@ -125,6 +148,9 @@ class Queue {
   ProcessRef lrpid_;
   std::list<Message> messages_;
   Reservation reserved_;
+  bool lease_ = false;
+  std::int64_t lease_msgtyp_ = 0;
+  std::deque<std::list<Message>::iterator> lent_;  // lent, unclaimed, in queue order
   std::list<ParkedSender> senders_;
   std::list<ParkedReceiver> receivers_;
 };

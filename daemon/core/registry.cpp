@@ -144,6 +144,35 @@ bool Registry::blocked_by_reservations(int msqid, std::size_t size) const {
   return q != nullptr && q->blocked_by_reservations(size);
 }
 
+bool Registry::may_read_without_caps(const Caller& who, int msqid) const {
+  const Queue* q = find(msqid);
+  if (q == nullptr) return false;
+  Caller plain = who;
+  plain.caps = Capabilities{};
+  return has_access(plain, q->perm(), kRead);
+}
+
+bool Registry::begin_lease(int msqid, std::int64_t msgtyp) {
+  Queue* q = lookup(msqid);
+  if (q == nullptr) return false;
+  q->begin_lease(msgtyp);
+  return true;
+}
+
+std::vector<const Message*> Registry::lend_more(int msqid, std::size_t max_count,
+                                                std::uint64_t max_bytes) {
+  Queue* q = lookup(msqid);
+  return q == nullptr ? std::vector<const Message*>{} : q->lend_more(max_count, max_bytes);
+}
+
+void Registry::settle_lent(int msqid, std::size_t n, const Caller& lessee, TimePoint now) {
+  if (Queue* q = lookup(msqid)) q->settle_lent(n, lessee, now, ns_);
+}
+
+void Registry::end_lease(int msqid) {
+  if (Queue* q = lookup(msqid)) q->end_lease();
+}
+
 Outcome<Received> Registry::msgrcv(const Caller& who, const MsgrcvArgs& args, TimePoint now) {
   // Rule 3.1, steps 1 to 3.
   if (args.msqid < 0 || args.msgsz < 0) return Errc::einval;

@@ -82,6 +82,15 @@ class Registry {
            ns_.usage().queued_bytes + size <= ns_.limits().max_queued_bytes;
   }
 
+  // ---- lending (Queue's lending, by id; a dead id does nothing) ----
+  // Whether `who`, judged without capabilities, may read msqid: only such a receiver is
+  // lent messages (a thread may drop a capability between calls).
+  bool may_read_without_caps(const Caller& who, int msqid) const;
+  bool begin_lease(int msqid, std::int64_t msgtyp);
+  std::vector<const Message*> lend_more(int msqid, std::size_t max_count, std::uint64_t max_bytes);
+  void settle_lent(int msqid, std::size_t n, const Caller& lessee, TimePoint now);
+  void end_lease(int msqid);
+
   // Withdraw a parked call (the client was interrupted or went away). True if it was
   // still parked: its answer is then EINTR. False if it had already been answered.
   bool cancel(WaiterId id);

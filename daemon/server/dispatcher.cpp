@@ -121,10 +121,16 @@ void Server::handle_msgsnd(Session& s, const Incoming& h, proto::MsgsndRequest&&
     return;
   }
   if (out.ok() && h.channel == Channel::ring) maybe_grant(s, r.msqid);
+  // A leased queue's receiver is lent the new message by the ring poller.
+  if (out.ok() && !leased_.empty()) wake_ring_poller();
   s.send(h, proto::MsgsndReply{status_of(out.error())});
 }
 
 void Server::handle_msgrcv(Session& s, const Incoming& h, const proto::MsgrcvRequest& r) {
+  // Whoever asks, the lease ends first: this receiver may be owed a lent message.
+  const bool copy = (r.msgflg & proto::kMsgCopy) != 0;
+  if (!copy) revoke_lease_on(r.msqid);
+  if (s.closed()) return;
   core::MsgrcvArgs args{r.msqid, r.msgsz, r.msgtyp, r.msgflg};
   auto out = registry_.msgrcv(caller_for(s, h.flags), args, now_coarse());
   if (out.parked()) {
@@ -136,8 +142,11 @@ void Server::handle_msgrcv(Session& s, const Incoming& h, const proto::MsgrcvReq
     return;
   }
   core::Received got = std::move(out).value();
+  // A receiver on the fast path that took a message is lent the next ones it would
+  // take (plain selectors only: msgtyp 0 or an exact type).
+  if (!copy && h.channel == Channel::ring && r.msgtyp >= 0 && !(r.msgflg & proto::kMsgExcept))
+    maybe_lease(s, r.msqid, r.msgtyp);
   // A MSG_COPY never took the message; a truncated one cannot be put back whole (8.3).
-  const bool copy = (r.msgflg & proto::kMsgCopy) != 0;
   const bool noerror = (r.msgflg & proto::kMsgNoerror) != 0;
   const bool whole = !noerror || static_cast<std::int64_t>(got.text.size()) < r.msgsz;
   const int restore = (!copy && whole) ? r.msqid : -1;
@@ -148,8 +157,9 @@ void Server::handle_msgctl(Session& s, const Incoming& h, const proto::MsgctlReq
   if (r.cmd == proto::kIpcRmid || r.cmd == proto::kIpcSet) {
     settle_pending_input(s);
     // What was sent on credit lands before the queue goes or changes; no credit survives
-    // a change of permissions or of msg_qbytes.
+    // a change of permissions or of msg_qbytes, and no lease either.
     revoke_credit_on(r.msqid);
+    revoke_lease_on(r.msqid);
   }
   if (s.closed()) return;
   core::MsgctlArgs args;

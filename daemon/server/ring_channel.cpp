@@ -50,6 +50,11 @@ std::unique_ptr<RingChannel> RingChannel::create(std::uint64_t ring_bytes, std::
                             ring::kCqHeadOffset, ring::kCqTailOffset,
                             /*tail_carries_credit=*/false);
   ring::word32(c->region_, ring::kGrantMsqidOffset).store(static_cast<std::uint32_t>(-1));
+  c->lq_ = ring::RingWriter(c->region_, c->layout_.lq_offset, c->layout_.lq_capacity,
+                            ring::kLqClaimOffset, ring::kLqTailOffset,
+                            /*tail_carries_credit=*/false);
+  // No lease yet: revoked, so the client claims nothing.
+  ring::word64(c->region_, ring::kLqClaimOffset).store(ring::claim_word(0, 0, true));
   return c;
 }
 
@@ -118,6 +123,51 @@ bool RingChannel::revoke(ring::Credit& left) {
     if (word.compare_exchange_weak(seen, seen & ring::kIndexMask, std::memory_order_acq_rel,
                                    std::memory_order_relaxed)) {
       left = ring::credit_of(seen);
+      return true;
+    }
+  }
+  return false;
+}
+
+void RingChannel::start_lease() {
+  // Where the client's claims stopped is where the new epoch's entries begin: the tail
+  // goes back there before the word says "unrevoked", so a client that reads the new
+  // word reads the new tail with it.
+  const std::uint64_t head = ring::claim_head(ring::word64(region_, ring::kLqClaimOffset).load());
+  lq_.reset_to(head);
+  ++lq_epoch_;
+  ring::word64(region_, ring::kLqClaimOffset)
+      .store(ring::claim_word(head, lq_epoch_, false), std::memory_order_release);
+}
+
+bool RingChannel::claimed_head(std::uint64_t settled_head, std::uint64_t& head) const {
+  const std::uint64_t word =
+      ring::word64(region_, ring::kLqClaimOffset).load(std::memory_order_acquire);
+  if (ring::claim_epoch(word) != (lq_epoch_ & ring::kClaimEpochMask)) return false;
+  head = ring::claim_head(word);
+  // Claimed no more than was lent, never less than was settled.
+  const std::uint64_t claimed = (head - settled_head) & ring::kIndexMask;
+  const std::uint64_t lent = (lq_.published() - settled_head) & ring::kIndexMask;
+  return claimed <= lent;
+}
+
+bool RingChannel::lend(std::span<const std::byte> frame) {
+  std::uint64_t room = 0;
+  if (!lq_.free_bytes(room) || room < frame.size()) return false;
+  lq_.write(frame);
+  lq_.publish();
+  return true;
+}
+
+bool RingChannel::revoke_lease(std::uint64_t& head) {
+  auto word = ring::word64(region_, ring::kLqClaimOffset);
+  std::uint64_t seen = word.load(std::memory_order_relaxed);
+  for (int i = 0; i < kCasAttempts; ++i) {
+    if (ring::claim_revoked(seen) || ring::claim_epoch(seen) != (lq_epoch_ & ring::kClaimEpochMask))
+      return false;  // the daemon never wrote that: the client did
+    if (word.compare_exchange_weak(seen, seen | ring::kClaimRevoked, std::memory_order_acq_rel,
+                                   std::memory_order_relaxed)) {
+      head = ring::claim_head(seen);
       return true;
     }
   }

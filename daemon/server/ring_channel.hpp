@@ -52,6 +52,23 @@ class RingChannel {
   bool grant(int msqid, std::uint32_t msgmax, proto::ring::Credit add);
   bool revoke(proto::ring::Credit& left);
 
+  // Lending (PROTOCOL.md "Lent messages"). The daemon keeps, per lease, the bytes of
+  // every lent entry; the client's claims move the head in the claim word.
+  // A new lease: the lending ring restarts at the current head with a fresh epoch,
+  // unrevoked. The caller revoked any earlier lease first.
+  void start_lease();
+  // The head as the client's claims have moved it (low 32 bits), or false when the word
+  // is impossible: another epoch, a revoked lease the daemon did not revoke, a head
+  // behind what was settled or beyond what was lent.
+  bool claimed_head(std::uint64_t settled_head, std::uint64_t& head) const;
+  // Appends one lent frame and publishes it; false when it does not fit now.
+  bool lend(std::span<const std::byte> frame);
+  // Room in the lending ring now; false when the client's head is impossible.
+  bool lq_free(std::uint64_t& out) const { return lq_.free_bytes(out); }
+  // Sets the revoked bit; `head` is where the client's claims stood at that instant.
+  // false when a client fighting over the word keeps the compare-and-swap from landing.
+  bool revoke_lease(std::uint64_t& head);
+
  private:
   RingChannel() = default;
 
@@ -60,6 +77,8 @@ class RingChannel {
   std::byte* region_ = nullptr;
   proto::ring::RingReader sq_;
   proto::ring::RingWriter cq_;
+  proto::ring::RingWriter lq_;
+  std::uint64_t lq_epoch_ = 0;
 };
 
 }  // namespace sysvmq::server

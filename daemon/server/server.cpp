@@ -85,8 +85,10 @@ void Server::stop() {
   stopping_ = true;
   boost::system::error_code ec;
   acceptor_.close(ec);
-  // Sends on credit are complete: they land before anything is answered or closed.
+  // Sends on credit are complete: they land before anything is answered or closed; lent
+  // messages not yet taken are simply queued again.
   revoke_all_credit();
+  for (auto leased = leased_; auto& s : leased) revoke_lease(*s);
   // Every parked call is told the daemon is stopping; it neither entered nor left a queue,
   // so the client may issue it again to the next daemon (SEMANTICS.md 8.14).
   std::vector<std::shared_ptr<Session>> all;
@@ -121,10 +123,12 @@ void Server::on_frame(Session& s, const proto::FrameHeader& h, std::span<const s
   ++counters_.requests_total;
   // Linearizability of sends on credit: they completed when published, so whatever this
   // call observes must include them.
-  if ((h.flags & proto::kFlagOnCredit) == 0 && !credited_.empty() &&
+  if ((h.flags & proto::kFlagOnCredit) == 0 && (!credited_.empty() || !leased_.empty()) &&
       !std::holds_alternative<proto::DoorbellRequest>(*req) &&
-      !std::holds_alternative<proto::CancelRequest>(*req))
+      !std::holds_alternative<proto::CancelRequest>(*req)) {
     settle_credited(s);
+    settle_leases();
+  }
   if (s.closed()) return;
   dispatch(s, Incoming{h.request_id, h.opcode, h.flags, channel}, std::move(*req));
   deliver_completions();
@@ -232,6 +236,139 @@ void Server::release_credit(Session& s) {
   std::erase_if(credited_, [&](const auto& c) { return c.get() == &s; });
 }
 
+namespace {
+// At most this many messages are lent to one receiver at a time.
+constexpr std::size_t kMaxLent = 64;
+}  // namespace
+
+bool Server::settle_claims(Session& s) {
+  auto& lease = s.lease();
+  if (!lease.active() || !s.ring()) return false;
+  std::uint64_t head = 0;
+  if (!s.ring()->claimed_head(lease.settled_head, head)) {
+    ++counters_.sessions_closed_bad_input;
+    s.close("lending ring claim word out of range", true);
+    return false;
+  }
+  return settle_claims_to(s, head);
+}
+
+bool Server::settle_claims_to(Session& s, std::uint64_t head) {
+  auto& lease = s.lease();
+  std::uint64_t claimed = (head - lease.settled_head) & proto::ring::kIndexMask;
+  if (claimed == 0) return false;
+  std::size_t n = 0;
+  while (claimed > 0 && !lease.lent_sizes.empty() && lease.lent_sizes.front() <= claimed) {
+    claimed -= lease.lent_sizes.front();
+    lease.settled_head = (lease.settled_head + lease.lent_sizes.front()) & proto::ring::kIndexMask;
+    lease.lent_sizes.pop_front();
+    ++n;
+  }
+  registry_.settle_lent(lease.msqid, n, s.peer().caller, now_coarse());
+  counters_.receives_on_lease += n;
+  if (claimed != 0) {
+    ++counters_.sessions_closed_bad_input;
+    s.close("lending ring claim ends inside a lent message", true);
+  }
+  return n != 0;
+}
+
+bool Server::refill_lease(Session& s) {
+  auto& lease = s.lease();
+  if (!lease.active() || !s.ring() || s.closed()) return false;
+  bool any = false;
+  proto::Bytes frame;
+  constexpr std::uint64_t kOverhead = proto::kHeaderBytes + proto::kLentFixedBytes;
+  while (lease.lent_sizes.size() < kMaxLent) {
+    std::uint64_t room = 0;
+    if (!s.ring()->lq_free(room)) {
+      ++counters_.sessions_closed_bad_input;
+      s.close("lending ring head out of range", true);
+      return any;
+    }
+    if (room <= kOverhead) break;
+    const auto lent = registry_.lend_more(lease.msqid, 1, room - kOverhead);
+    if (lent.empty()) break;
+    frame.clear();
+    proto::encode_lent(proto::LentMessage{lease.msqid, lease.msgtyp, lent.front()->mtype,
+                                          lent.front()->text},
+                       frame);
+    s.ring()->lend(frame);  // fits: room was checked for exactly this frame
+    lease.lent_sizes.push_back(static_cast<std::uint32_t>(frame.size()));
+    any = true;
+  }
+  return any;
+}
+
+void Server::maybe_lease(Session& s, int msqid, std::int64_t msgtyp) {
+  if (stopping_ || !s.ring() || s.closed() || msgtyp < 0) return;
+  auto& lease = s.lease();
+  if (lease.active() && (lease.msqid != msqid || lease.msgtyp != msgtyp)) revoke_lease(s);
+  if (s.closed()) return;
+  if (!lease.active()) {
+    // One receiver per queue, and only one that may read without capabilities.
+    for (const auto& other : leased_)
+      if (other->lease().msqid == msqid) return;
+    if (!registry_.may_read_without_caps(s.peer().caller, msqid)) return;
+    if (!registry_.begin_lease(msqid, msgtyp)) return;
+    s.ring()->start_lease();
+    std::uint64_t head = 0;
+    s.ring()->claimed_head(0, head);  // the epoch just written: never refused
+    lease = LeaseLedger{msqid, msgtyp, {}, head};
+    leased_.push_back(s.shared_from_this());
+  }
+  refill_lease(s);
+}
+
+void Server::revoke_lease(Session& s) {
+  auto& lease = s.lease();
+  if (!lease.active() || !s.ring()) return;
+  ++counters_.lease_revocations;
+  settle_claims(s);
+  if (s.closed() || !lease.active()) return;
+  std::uint64_t head = 0;
+  if (!s.ring()->revoke_lease(head)) {
+    ++counters_.sessions_closed_bad_input;
+    s.close("lending ring claim word kept changing under the daemon", true);
+    return;
+  }
+  settle_claims_to(s, head);  // claims that landed between the settling and the revoking
+  registry_.end_lease(lease.msqid);
+  lease = LeaseLedger{};
+  std::erase_if(leased_, [&](const auto& c) { return c.get() == &s; });
+}
+
+void Server::revoke_lease_on(int msqid) {
+  auto leased = leased_;
+  for (auto& c : leased)
+    if (c->lease().msqid == msqid) revoke_lease(*c);
+}
+
+void Server::settle_leases() {
+  auto leased = leased_;
+  for (auto& c : leased) settle_claims(*c);
+}
+
+void Server::release_lease(Session& s) {
+  auto& lease = s.lease();
+  if (!lease.active()) return;
+  // What the client claimed before it went is gone; the rest stays queued.
+  std::uint64_t head = 0;
+  if (s.ring() && s.ring()->claimed_head(lease.settled_head, head)) {
+    std::uint64_t claimed = (head - lease.settled_head) & proto::ring::kIndexMask;
+    std::size_t n = 0;
+    while (claimed > 0 && !lease.lent_sizes.empty() && lease.lent_sizes.front() <= claimed) {
+      claimed -= lease.lent_sizes.front();
+      lease.lent_sizes.pop_front();
+      ++n;
+    }
+    registry_.settle_lent(lease.msqid, n, s.peer().caller, now_coarse());
+  }
+  registry_.end_lease(lease.msqid);
+  lease = LeaseLedger{};
+  std::erase_if(leased_, [&](const auto& c) { return c.get() == &s; });
+}
+
 void Server::wake_ring_poller() {
   ring_active_until_ = std::chrono::steady_clock::now() + kRingActiveWindow;
   if (rings_idle_) {
@@ -249,6 +386,12 @@ void Server::poll_rings() {
   // A copy: servicing a ring can close its session (bad input), which edits the list.
   auto sessions = ring_sessions_;
   for (auto& s : sessions) work = s->service_ring() || work;
+  auto leased = leased_;
+  for (auto& s : leased) {
+    work = settle_claims(*s) || work;
+    work = refill_lease(*s) || work;
+  }
+  deliver_completions();  // settling may have woken parked senders
   std::erase_if(ring_sessions_, [](const auto& s) { return s->closed(); });
   if (ring_sessions_.empty()) {
     rings_idle_ = true;
@@ -307,6 +450,7 @@ void Server::deliver_completions() {
         session->parked().erase(route.reply_to.request_id);
         session->send(route.reply_to, std::move(reply), restore);
       } else if (restore >= 0) {
+        revoke_lease_on(restore);
         registry_.restore(restore, core::Message{reply.mtype, std::move(reply.text)}, now_coarse());
         ++counters_.messages_restored;
       }
@@ -326,6 +470,7 @@ void Server::cancel_parked(Session& s) {
 void Server::on_session_closed(Session& s, std::deque<std::pair<int, core::Message>> unsent) {
   const auto now = now_coarse();
   for (auto& [msqid, msg] : unsent) {
+    revoke_lease_on(msqid);  // a message back at the head goes before anything lent
     registry_.restore(msqid, std::move(msg), now);
     ++counters_.messages_restored;
   }

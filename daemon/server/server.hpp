@@ -39,6 +39,8 @@ struct ServerCounters {
   std::uint64_t rings_set_up = 0;
   std::uint64_t sends_on_credit = 0;
   std::uint64_t credit_revocations = 0;
+  std::uint64_t receives_on_lease = 0;
+  std::uint64_t lease_revocations = 0;
 };
 
 class Server {
@@ -56,8 +58,10 @@ class Server {
   void on_frame(Session& s, const proto::FrameHeader& h, std::span<const std::byte> body,
                 Channel channel);
   void on_session_closed(Session& s, std::deque<std::pair<int, core::Message>> unsent);
-  // The connection is closing: whatever send credit it still holds goes back.
+  // The connection is closing: whatever send credit it still holds goes back; what it
+  // claimed of its lent messages is settled, the rest is simply queued again.
   void release_credit(Session& s);
+  void release_lease(Session& s);
   void cancel_parked(Session& s);
 
   // ADMIN set_limits (stats.cpp): Rule 1.11, later calls only; logged with `by`.
@@ -110,6 +114,17 @@ class Server {
   void revoke_credit(Session& s);
   void revoke_credit_on(int msqid);
   void revoke_all_credit();
+
+  // Lending (PROTOCOL.md "Lent messages"). Claims are settled before the daemon acts on
+  // any call (like credit); a lease is revoked before any other receive on its queue,
+  // IPC_SET, IPC_RMID, a restore, a stop.
+  void settle_leases();
+  bool settle_claims(Session& s);  // true when any claim was settled
+  bool settle_claims_to(Session& s, std::uint64_t head);
+  bool refill_lease(Session& s);   // true when anything was lent
+  void maybe_lease(Session& s, int msqid, std::int64_t msgtyp);
+  void revoke_lease(Session& s);
+  void revoke_lease_on(int msqid);
   void deliver_completions();
   void settle_pending_input(Session& current);
   const core::Caller& caller_for(Session& s, std::uint16_t flags) const;
@@ -122,6 +137,7 @@ class Server {
   std::unordered_map<core::WaiterId, Route> routes_;
   std::vector<std::shared_ptr<Session>> ring_sessions_;
   std::vector<std::shared_ptr<Session>> credited_;  // sessions whose ledger is not empty
+  std::vector<std::shared_ptr<Session>> leased_;    // sessions holding a lease
   bool settling_credit_ = false;
   int revoking_ = 0;  // revocations in progress: no credit is granted meanwhile
   bool ring_poll_posted_ = false;

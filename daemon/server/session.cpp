@@ -170,8 +170,8 @@ void Session::run_ring_frames() {
 
 void Session::attach_ring(std::unique_ptr<RingChannel> ring, ReplyTo to) {
   const auto& l = ring->layout();
-  proto::RingSetupReply reply{0, l.region_bytes, l.sq_offset, l.sq_capacity, l.cq_offset,
-                              l.cq_capacity};
+  proto::RingSetupReply reply{0,           l.region_bytes, l.sq_offset,  l.sq_capacity,
+                              l.cq_offset, l.cq_capacity,  l.lq_offset,  l.lq_capacity};
   ring_ = std::move(ring);
   queued_bytes_ += approx_size(reply);
   out_.push_back(Outgoing{to.request_id, reply, -1, /*with_ring_fd=*/true});
@@ -340,9 +340,10 @@ void Session::close(const std::string& reason, bool fault) {
     }
     queue->clear();
   }
-  ring_.reset();  // unmaps the daemon's view; the client's is its own
   queued_bytes_ = 0;
   server_.release_credit(*this);
+  server_.release_lease(*this);
+  ring_.reset();  // unmaps the daemon's view; the client's is its own
   server_.cancel_parked(*this);
   server_.on_session_closed(*this, std::move(unsent));
 }

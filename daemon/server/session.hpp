@@ -50,6 +50,16 @@ struct CreditLedger {
   core::Reservation held;
 };
 
+// The daemon's record of a connection's lease (PROTOCOL.md "Lent messages"): the queue
+// and selector, and the frame size of every lent entry not yet settled, in order.
+struct LeaseLedger {
+  int msqid = -1;
+  std::int64_t msgtyp = 0;
+  std::deque<std::uint32_t> lent_sizes;
+  std::uint64_t settled_head = 0;  // lending-ring index up to which claims are settled
+  bool active() const { return msqid >= 0; }
+};
+
 // A call parked in the core on behalf of this connection.
 struct ParkedCall {
   core::WaiterId waiter;
@@ -86,6 +96,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool service_ring(bool all_published = false);
   RingChannel* ring() { return ring_.get(); }
   CreditLedger& credit() { return credit_; }
+  LeaseLedger& lease() { return lease_; }
   bool ring_has_input() const { return ring_ && ring_->has_input(); }
   void set_ring_daemon_idle(bool idle) {
     if (ring_) ring_->set_daemon_idle(idle);
@@ -162,6 +173,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool servicing_ring_ = false;
   bool credit_only_ = false;  // closing: run only entries already paid for with credit
   CreditLedger credit_;
+  LeaseLedger lease_;
 };
 
 }  // namespace sysvmq::server

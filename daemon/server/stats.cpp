@@ -35,6 +35,8 @@ json stats_json(const Server& s) {
                              {"rings_set_up", c.rings_set_up},
                              {"sends_on_credit", c.sends_on_credit},
                              {"credit_revocations", c.credit_revocations},
+                             {"receives_on_lease", c.receives_on_lease},
+                             {"lease_revocations", c.lease_revocations},
                              {"reserved_bytes", u.reserved_bytes}}}};
 }
 
