@@ -74,8 +74,8 @@ inline Credit credit_of(std::uint64_t word) {
                 static_cast<std::uint32_t>((word >> kCreditBytesShift) & kMaxCreditBytes)};
 }
 inline std::uint64_t with_credit(std::uint64_t word, Credit c) {
-  return (word & kIndexMask) | (std::uint64_t{c.count} << kCreditCountShift) |
-         (std::uint64_t{c.bytes} << kCreditBytesShift);
+  return (word & kIndexMask) | (std::uint64_t{c.count & kMaxCreditCount} << kCreditCountShift) |
+         (std::uint64_t{c.bytes & kMaxCreditBytes} << kCreditBytesShift);
 }
 
 // Ring capacities are powers of two within these bounds; the smallest still carries a

@@ -14,8 +14,10 @@
 #include <sysvmq/client.hpp>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <cstdlib>
+#include <optional>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -64,8 +66,12 @@ class RawRingClient {
     if (!call_on_socket(proto::RingSetupRequest{}, reply, &region_fd)) return;
     const auto* setup = std::get_if<proto::RingSetupReply>(&reply);
     if (setup == nullptr || setup->status != 0 || region_fd < 0) return;
-    layout_ = {setup->region_bytes, setup->sq_offset, setup->sq_capacity, setup->cq_offset,
-               setup->cq_capacity};
+    layout_ = {setup->region_bytes, setup->sq_offset,   setup->sq_capacity, setup->cq_offset,
+               setup->cq_capacity,  setup->lq_offset,   setup->lq_capacity};
+    if (!proto::ring::layout_valid(layout_, layout_.region_bytes) || layout_.lq_capacity == 0) {
+      ::close(region_fd);
+      return;
+    }
     void* p = ::mmap(nullptr, layout_.region_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
                      region_fd, 0);
     ::close(region_fd);
@@ -109,6 +115,60 @@ class RawRingClient {
   // A msgsnd on credit, published and paid for; no doorbell. False without credit.
   bool send_on_credit(int msqid, const std::string& text) {
     return publish(request_for(msqid, text), proto::kFlagOnCredit);
+  }
+
+  // A msgrcv (msgtyp 0, IPC_NOWAIT) answered through the rings, which earns a lease.
+  // The text, or nullopt.
+  std::optional<std::string> answered_receive(int msqid) {
+    proto::MsgrcvRequest r;
+    r.msqid = msqid;
+    r.msgsz = 8192;
+    r.msgflg = IPC_NOWAIT;
+    proto::Bytes frame;
+    proto::encode_request(next_id_++, 0, r, frame);
+    sq_.write(frame);
+    sq_.publish();
+    bell();
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::size_t copied = 0;
+      if (cq_.read(replies_, 1 << 20, copied) != proto::ring::RingReader::Status::ok) break;
+      proto::FrameDecoder::Frame f;
+      std::string why;
+      if (replies_.next(f, why) == proto::FrameDecoder::Status::frame) {
+        auto reply = proto::decode_reply(f.header, f.body, why);
+        const auto* m = reply ? std::get_if<proto::MsgrcvReply>(&*reply) : nullptr;
+        if (m == nullptr || m->status != 0) return std::nullopt;
+        return std::string(reinterpret_cast<const char*>(m->text.data()), m->text.size());
+      }
+      std::this_thread::sleep_for(1ms);
+    }
+    return std::nullopt;
+  }
+
+  // Claims the next lent message by hand, ringing nothing: its text, or nullopt.
+  std::optional<std::string> claim_lent() {
+    namespace ring = proto::ring;
+    auto claim = ring::word64(region_, ring::kLqClaimOffset);
+    std::uint64_t word = claim.load();
+    if (ring::claim_revoked(word)) return std::nullopt;
+    const std::uint64_t head = ring::claim_head(word);
+    const std::uint64_t tail = ring::word64(region_, ring::kLqTailOffset).load();
+    if (((tail - head) & ring::kIndexMask) < proto::kHeaderBytes) return std::nullopt;
+    std::byte* data = region_ + layout_.lq_offset;
+    const auto at = [&](std::uint64_t i) { return data[i & (layout_.lq_capacity - 1)]; };
+    std::array<std::byte, proto::kHeaderBytes> hb;
+    for (std::size_t i = 0; i < hb.size(); ++i) hb[i] = at(head + i);
+    const auto h = proto::parse_header(hb);
+    proto::Bytes body(h.body_len);
+    for (std::size_t i = 0; i < body.size(); ++i) body[i] = at(head + proto::kHeaderBytes + i);
+    std::string why;
+    auto m = proto::decode_lent(h, body, why);
+    if (!m) return std::nullopt;
+    const auto next = ring::claim_word(head + proto::kHeaderBytes + h.body_len,
+                                       ring::claim_epoch(word), false);
+    if (!claim.compare_exchange_strong(word, next)) return std::nullopt;
+    return std::string(reinterpret_cast<const char*>(m->text.data()), m->text.size());
   }
 
  private:
@@ -447,6 +507,146 @@ TEST_F(FastPath, RemovalComesAfterEverySendPaidBeforeIt) {
   EXPECT_EQ(sysvmq_msgsnd(id, &m, 6, 0), -1);
   EXPECT_TRUE(errno == EINVAL || errno == EIDRM) << std::strerror(errno);
   EXPECT_EQ(fast_path_stats().value("reserved_bytes", -1), 0);
+}
+
+// ---- lent messages -------------------------------------------------------------------
+
+// Sends `n` numbered messages through this thread's connection.
+void fill(int msqid, int n) {
+  for (int i = 0; i < n; ++i) {
+    const MsgBuf m = numbered(i);
+    ASSERT_EQ(sysvmq_msgsnd(msqid, &m, std::strlen(m.mtext), 0), 0);
+  }
+}
+
+std::string text_of(const MsgBuf& m, ssize_t n) {
+  return n < 0 ? "error " + std::to_string(errno) : std::string(m.mtext, static_cast<std::size_t>(n));
+}
+
+TEST_F(FastPath, AReceiverTakesLentMessagesWithoutAskingInOrder) {
+  Queue q;
+  ASSERT_GE(q.id(), 0);
+  fill(q.id(), 100);
+  const auto before = fast_path_stats().value("receives_on_lease", 0ull);
+  for (int i = 0; i < 100; ++i) {
+    MsgBuf in;
+    EXPECT_EQ(text_of(in, sysvmq_msgrcv(q.id(), &in, sizeof in.mtext, 0, IPC_NOWAIT)),
+              numbered(i).mtext);
+  }
+  const auto lent = fast_path_stats().value("receives_on_lease", 0ull) - before;
+  if (fast_path_on()) {
+    EXPECT_GT(lent, 50u) << "after the first answered receive, the next ones are lent";
+  } else {
+    EXPECT_EQ(lent, 0u);
+  }
+  struct msqid_ds ds {};
+  ASSERT_EQ(sysvmq_msgctl(q.id(), IPC_STAT, &ds), 0);
+  EXPECT_EQ(ds.msg_qnum, 0u);
+  EXPECT_EQ(ds.msg_cbytes, 0u);
+}
+
+TEST_F(FastPath, AnotherReceiverGetsTheFirstMessageEvenWhenItIsLent) {
+  Queue q;
+  ASSERT_GE(q.id(), 0);
+  fill(q.id(), 10);
+  MsgBuf in;
+  ASSERT_EQ(text_of(in, sysvmq_msgrcv(q.id(), &in, sizeof in.mtext, 0, 0)), numbered(0).mtext);
+  // This thread may now hold messages 1.. on lease; another receiver comes first.
+  std::thread other([&] {
+    MsgBuf o;
+    EXPECT_EQ(text_of(o, sysvmq_msgrcv(q.id(), &o, sizeof o.mtext, 0, IPC_NOWAIT)),
+              numbered(1).mtext);
+  });
+  other.join();
+  ASSERT_EQ(text_of(in, sysvmq_msgrcv(q.id(), &in, sizeof in.mtext, 0, IPC_NOWAIT)),
+            numbered(2).mtext);
+}
+
+TEST_F(FastPath, ALentMessageTooLongForTheBufferIsE2bigAndStays) {
+  Queue q;
+  ASSERT_GE(q.id(), 0);
+  fill(q.id(), 3);
+  MsgBuf in;
+  ASSERT_EQ(text_of(in, sysvmq_msgrcv(q.id(), &in, sizeof in.mtext, 0, 0)), numbered(0).mtext);
+  EXPECT_EQ(sysvmq_msgrcv(q.id(), &in, 2, 0, IPC_NOWAIT), -1);
+  EXPECT_EQ(errno, E2BIG);
+  EXPECT_EQ(sysvmq_msgrcv(q.id(), &in, 2, 0, IPC_NOWAIT | MSG_NOERROR), 2);
+  EXPECT_EQ(std::string(in.mtext, 2), "m1");  // the one that stayed, cut to 2 bytes
+  EXPECT_EQ(text_of(in, sysvmq_msgrcv(q.id(), &in, sizeof in.mtext, 0, IPC_NOWAIT)),
+            numbered(2).mtext);
+}
+
+TEST_F(FastPath, ADaemonActsOnNothingBeforeItSettledEveryClaim) {
+  if (!fast_path_on()) GTEST_SKIP() << "about rings; the socket twin has none";
+  Queue q;
+  ASSERT_GE(q.id(), 0);
+  fill(q.id(), 10);
+  RawRingClient raw(daemon_.socket_path());
+  ASSERT_TRUE(raw.ok());
+  ASSERT_EQ(raw.answered_receive(q.id()), std::string(numbered(0).mtext));
+  let_the_daemon_go_idle();
+  for (int i = 1; i <= 4; ++i) ASSERT_EQ(raw.claim_lent(), std::string(numbered(i).mtext));
+  // Claimed, nobody told: a call now must see them gone.
+  struct msqid_ds ds {};
+  ASSERT_EQ(sysvmq_msgctl(q.id(), IPC_STAT, &ds), 0);
+  EXPECT_EQ(ds.msg_qnum, 5u);
+  EXPECT_EQ(ds.msg_lrpid, ::getpid());
+  MsgBuf in;
+  EXPECT_EQ(text_of(in, sysvmq_msgrcv(q.id(), &in, sizeof in.mtext, 0, IPC_NOWAIT)),
+            numbered(5).mtext);
+}
+
+TEST_F(FastPath, AReceiverThatHangsUpKeepsWhatItClaimedAndNothingElse) {
+  if (!fast_path_on()) GTEST_SKIP() << "about rings; the socket twin has none";
+  Queue q;
+  ASSERT_GE(q.id(), 0);
+  fill(q.id(), 10);
+  {
+    RawRingClient raw(daemon_.socket_path());
+    ASSERT_TRUE(raw.ok());
+    ASSERT_EQ(raw.answered_receive(q.id()), std::string(numbered(0).mtext));
+    let_the_daemon_go_idle();
+    for (int i = 1; i <= 3; ++i) ASSERT_EQ(raw.claim_lent(), std::string(numbered(i).mtext));
+    raw.close();
+  }
+  std::this_thread::sleep_for(50ms);
+  for (int i = 4; i < 10; ++i) {
+    MsgBuf in;
+    EXPECT_EQ(text_of(in, sysvmq_msgrcv(q.id(), &in, sizeof in.mtext, 0, IPC_NOWAIT)),
+              numbered(i).mtext);
+  }
+}
+
+TEST_F(FastPath, ALeaseGoesWithThePermissionThatEarnedIt) {
+  Queue q(0666);
+  ASSERT_GE(q.id(), 0);
+  fill(q.id(), 10);
+  int ready[2], go[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  ASSERT_EQ(::pipe(go), 0);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(10);
+    MsgBuf m;
+    if (sysvmq_msgrcv(q.id(), &m, sizeof m.mtext, 0, 0) < 0) ::_exit(11);
+    char c = 'r';
+    if (::write(ready[1], &c, 1) != 1 || ::read(go[0], &c, 1) != 1) ::_exit(12);
+    const ssize_t rc = sysvmq_msgrcv(q.id(), &m, sizeof m.mtext, 0, IPC_NOWAIT);
+    ::_exit(rc == -1 && errno == EACCES ? 0 : 13);
+  }
+  char c = 0;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1);
+  struct msqid_ds ds {};
+  ASSERT_EQ(sysvmq_msgctl(q.id(), IPC_STAT, &ds), 0);
+  ds.msg_perm.mode = 0662;  // others may write, no longer read
+  ASSERT_EQ(sysvmq_msgctl(q.id(), IPC_SET, &ds), 0);
+  ASSERT_EQ(::write(go[1], "g", 1), 1);
+  int st = 0;
+  ASSERT_EQ(::waitpid(child, &st, 0), child);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "child status " << st;
+  ASSERT_EQ(sysvmq_msgctl(q.id(), IPC_STAT, &ds), 0);
+  EXPECT_EQ(ds.msg_qnum, 9u) << "a receive after IPC_SET took read permission away succeeded";
+  for (int fd : {ready[0], ready[1], go[0], go[1]}) ::close(fd);
 }
 
 }  // namespace
