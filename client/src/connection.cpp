@@ -415,7 +415,14 @@ int Connection::receive_lent(int msqid, std::size_t msgsz, long msgtyp, int msgf
   if (ring_lq_ == nullptr || msqid < 0 || msgtyp < 0 ||
       static_cast<std::int64_t>(msgsz) < 0 || (msgflg & (proto::kMsgCopy | proto::kMsgExcept)))
     return EAGAIN;
-  if (ensure() != 0 || ring_lq_ == nullptr) return EAGAIN;
+  // Same process, same credentials; the socket itself is not looked at (a claim does not
+  // touch it, and a message lent before a daemon died was in its queue: taking it is a
+  // receive that came before the crash).
+  if (fork_generation_ != g_fork_generation.load(std::memory_order_acquire) ||
+      pid_ != raw_getpid() || identity_changed()) {
+    if (ensure() != 0) return EAGAIN;
+  }
+  if (ring_lq_ == nullptr) return EAGAIN;
   auto claim = ring::word64(ring_region_, ring::kLqClaimOffset);
   for (int attempt = 0; attempt < 4; ++attempt) {
     std::uint64_t word = claim.load(std::memory_order_acquire);
