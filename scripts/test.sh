@@ -71,8 +71,13 @@ export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:log_path=$logs/asan"
 # findings already reported, one check in one file each.
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$logs/ubsan:suppressions=$PWD/scripts/lib/ubsan.supp"
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:log_path=$logs/tsan"
+# Left out under ASan, like the preload suites: ExecTest.TheBuiltCliUsesTheBuiltShim (and
+# its socket. twin) preloads the instrumented shim into an uninstrumented program, which
+# ASan refuses ("ASan runtime does not come first in initial library list").
+skip=()
+case ,$sanitize, in *,address,*) skip=(-E '^(socket\.)?ExecTest\.TheBuiltCliUsesTheBuiltShim$') ;; esac
 status=0
-ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" --timeout 600 \
+ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" --timeout 600 "${skip[@]}" \
   --output-log "$logs.ctest.log" || status=$?
 shopt -s nullglob
 reports=("$logs"/*)
