@@ -148,7 +148,8 @@ OpResult CallsBackend::msgsnd(const SndArgs& a) {
   } else {
     MsgBuffer& b = scratch();
     b.mtype = static_cast<long>(a.mtype);
-    std::memcpy(b.text, a.text.data(), std::min(a.text.size(), kMaxTestMessage));
+    // An empty text's data() may be null, which memcpy must never be given.
+    if (!a.text.empty()) std::memcpy(b.text, a.text.data(), std::min(a.text.size(), kMaxTestMessage));
     msgp = &b;
   }
   // A negative msgsz arrives as a huge size_t, as from a C caller.
