@@ -673,14 +673,15 @@ std::optional<Reply> decode_reply(const FrameHeader& h, std::span<const std::byt
   return r;
 }
 
-void encode_lent(const LentMessage& m, Bytes& out) {
+void encode_lent(std::int32_t msqid, std::int64_t msgtyp, std::int64_t mtype,
+                 std::span<const std::byte> text, Bytes& out) {
   const auto start = begin_frame(
       out, static_cast<std::uint16_t>(static_cast<std::uint16_t>(Opcode::lent) | kReplyBit), 0, 0);
-  put_i32(out, m.msqid);
+  put_i32(out, msqid);
   put_u32(out, 0);
-  put_i64(out, m.msgtyp);
-  put_i64(out, m.mtype);
-  put_bytes(out, m.text);
+  put_i64(out, msgtyp);
+  put_i64(out, mtype);
+  put_bytes(out, text);
   end_frame(out, start);
 }
 

@@ -168,7 +168,9 @@ struct LentMessage {
   std::int64_t mtype = 0;
   Bytes text;
 };
-void encode_lent(const LentMessage& m, Bytes& out);
+// Appends a LENT frame; the text is copied once, straight into `out`.
+void encode_lent(std::int32_t msqid, std::int64_t msgtyp, std::int64_t mtype,
+                 std::span<const std::byte> text, Bytes& out);
 // The body of a lent frame; nullopt + `why` when it is not one.
 std::optional<LentMessage> decode_lent(const FrameHeader& h, std::span<const std::byte> body,
                                        std::string& why);

@@ -13,16 +13,15 @@ namespace {
 
 bool power_of_two(std::uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
-// Copies `n` bytes of the ring starting at position `index` into `to`, wrapping.
-void copy_out(const std::byte* data, std::uint64_t capacity, std::uint64_t index,
-              std::byte* to, std::size_t n) {
+}  // namespace
+
+void copy_out(const std::byte* data, std::uint64_t capacity, std::uint64_t index, std::byte* to,
+              std::size_t n) {
   const std::uint64_t pos = index & (capacity - 1);
   const std::size_t first = static_cast<std::size_t>(std::min<std::uint64_t>(n, capacity - pos));
   std::memcpy(to, data + pos, first);
   std::memcpy(to + first, data, n - first);
 }
-
-}  // namespace
 
 Layout layout_for(std::uint64_t ring_bytes) {
   Layout l;

@@ -102,6 +102,12 @@ Layout layout_for(std::uint64_t ring_bytes);
 // (the client checks what the daemon sent before it maps anything).
 bool layout_valid(const Layout& l, std::uint64_t region_bytes);
 
+// Copies `n` bytes of a ring of `capacity` bytes at `data`, starting at free-running
+// index `index`, into `to`, wrapping at the end. The caller checked `n` against what was
+// published.
+void copy_out(const std::byte* data, std::uint64_t capacity, std::uint64_t index, std::byte* to,
+              std::size_t n);
+
 // A 32- or 64-bit word of the shared page, accessed atomically. The page is mapped
 // MAP_SHARED in two processes; std::atomic_ref gives the same lock-free instructions the
 // other side uses.

@@ -372,7 +372,12 @@ int Connection::send_on_credit(const proto::MsgsndRequest& req) {
   if (ring_region_ == nullptr || req.mtype < 1 || req.msgsz < 0 ||
       req.text_state != proto::TextState::present)
     return EAGAIN;
-  if (ensure() != 0 || ring_region_ == nullptr) return EAGAIN;
+  // The region is mapped only in the process that set it up (MADV_DONTFORK): look at it
+  // only there. The full check (credentials, socket) is for when there is credit to use,
+  // so a send without credit pays for it once, in call().
+  if (fork_generation_ != g_fork_generation.load(std::memory_order_acquire) ||
+      pid_ != raw_getpid())
+    return EAGAIN;
   // Credit is for one queue and messages up to the msgmax it was given under.
   const auto msqid = static_cast<std::int32_t>(
       ring::word32(ring_region_, ring::kGrantMsqidOffset).load(std::memory_order_acquire));
@@ -384,6 +389,8 @@ int Connection::send_on_credit(const proto::MsgsndRequest& req) {
   if (!ring::credit_of(ring::word64(ring_region_, ring::kSqTailOffset).load(std::memory_order_relaxed))
            .covers(spend.count, spend.bytes))
     return EAGAIN;
+  // A reconnect here leaves a fresh region without credit: publish_spending refuses.
+  if (ensure() != 0 || ring_region_ == nullptr) return EAGAIN;
   out_.clear();
   proto::encode_request(0, proto::kFlagOnCredit, req, out_);
   std::uint64_t room = 0;
@@ -397,17 +404,6 @@ int Connection::send_on_credit(const proto::MsgsndRequest& req) {
   return 0;
 }
 
-namespace {
-// Copies `n` bytes of a ring at free-running index `index`, wrapping.
-void copy_from_ring(const std::byte* data, std::uint64_t capacity, std::uint64_t index,
-                    std::byte* to, std::size_t n) {
-  const std::uint64_t pos = index & (capacity - 1);
-  const auto first = static_cast<std::size_t>(std::min<std::uint64_t>(n, capacity - pos));
-  std::memcpy(to, data + pos, first);
-  std::memcpy(to + first, data, n - first);
-}
-}  // namespace
-
 int Connection::receive_lent(int msqid, std::size_t msgsz, long msgtyp, int msgflg, long& mtype,
                              proto::Bytes& text) {
   namespace ring = proto::ring;
@@ -415,14 +411,15 @@ int Connection::receive_lent(int msqid, std::size_t msgsz, long msgtyp, int msgf
   if (ring_lq_ == nullptr || msqid < 0 || msgtyp < 0 ||
       static_cast<std::int64_t>(msgsz) < 0 || (msgflg & (proto::kMsgCopy | proto::kMsgExcept)))
     return EAGAIN;
-  // Same process, same credentials; the socket itself is not looked at (a claim does not
-  // touch it, and a message lent before a daemon died was in its queue: taking it is a
-  // receive that came before the crash).
+  // The region is mapped only in the process that set it up (MADV_DONTFORK).
   if (fork_generation_ != g_fork_generation.load(std::memory_order_acquire) ||
-      pid_ != raw_getpid() || identity_changed()) {
-    if (ensure() != 0) return EAGAIN;
-  }
-  if (ring_lq_ == nullptr) return EAGAIN;
+      pid_ != raw_getpid())
+    return EAGAIN;
+  // Credentials are checked once something lent fits this call, so a receive with
+  // nothing lent pays for them once, in call(). The socket is not looked at: a claim does
+  // not touch it, and a message lent before a daemon died was in its queue (taking it is
+  // a receive that came before the crash).
+  bool same_identity = false;
   auto claim = ring::word64(ring_region_, ring::kLqClaimOffset);
   for (int attempt = 0; attempt < 4; ++attempt) {
     std::uint64_t word = claim.load(std::memory_order_acquire);
@@ -434,15 +431,22 @@ int Connection::receive_lent(int msqid, std::size_t msgsz, long msgtyp, int msgf
     const std::uint64_t available = (tail - head) & ring::kIndexMask;
     if (available < proto::kHeaderBytes || available > ring_lq_capacity_) return EAGAIN;
     std::array<std::byte, proto::kHeaderBytes> header_bytes;
-    copy_from_ring(ring_lq_, ring_lq_capacity_, head, header_bytes.data(), header_bytes.size());
+    ring::copy_out(ring_lq_, ring_lq_capacity_, head, header_bytes.data(), header_bytes.size());
     const proto::FrameHeader h = proto::parse_header(header_bytes);
     if (h.body_len > available - proto::kHeaderBytes) return EAGAIN;
     lent_.resize(h.body_len);
-    copy_from_ring(ring_lq_, ring_lq_capacity_, head + proto::kHeaderBytes, lent_.data(),
+    ring::copy_out(ring_lq_, ring_lq_capacity_, head + proto::kHeaderBytes, lent_.data(),
                    lent_.size());
     std::string why;
     auto m = proto::decode_lent(h, lent_, why);
     if (!m || m->msqid != msqid || m->msgtyp != msgtyp) return EAGAIN;
+    if (!same_identity) {
+      if (identity_changed()) {
+        drop();  // judged anew on the next connection (Rule 5.4.2)
+        return EAGAIN;
+      }
+      same_identity = true;
+    }
     if (m->text.size() > msgsz && !(msgflg & proto::kMsgNoerror)) {
       // Still lent, unclaimed and first now: the kernel's E2BIG, and the message stays.
       if (claim.load(std::memory_order_acquire) != word) continue;

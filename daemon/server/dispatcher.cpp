@@ -99,8 +99,7 @@ void Server::handle_msgsnd(Session& s, const Incoming& h, proto::MsgsndRequest&&
     }
     ledger.held.count -= 1;
     ledger.held.bytes -= size;
-    if (ledger.held.empty())
-      std::erase_if(credited_, [&](const auto& c) { return c.get() == &s; });
+    if (ledger.held.empty()) forget_credited(s);
     const auto e = registry_.msgsnd_reserved(s.peer().caller, std::move(args), now_coarse());
     if (e == core::Errc::einval) {
       ++counters_.sessions_closed_bad_input;

@@ -129,7 +129,7 @@ bool RingChannel::revoke(ring::Credit& left) {
   return false;
 }
 
-void RingChannel::start_lease() {
+std::uint64_t RingChannel::start_lease() {
   // Where the client's claims stopped is where the new epoch's entries begin: the tail
   // goes back there before the word says "unrevoked", so a client that reads the new
   // word reads the new tail with it.
@@ -138,6 +138,7 @@ void RingChannel::start_lease() {
   ++lq_epoch_;
   ring::word64(region_, ring::kLqClaimOffset)
       .store(ring::claim_word(head, lq_epoch_, false), std::memory_order_release);
+  return head;
 }
 
 bool RingChannel::claimed_head(std::uint64_t settled_head, std::uint64_t& head) const {

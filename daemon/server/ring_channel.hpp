@@ -55,8 +55,8 @@ class RingChannel {
   // Lending (PROTOCOL.md "Lent messages"). The daemon keeps, per lease, the bytes of
   // every lent entry; the client's claims move the head in the claim word.
   // A new lease: the lending ring restarts at the current head with a fresh epoch,
-  // unrevoked. The caller revoked any earlier lease first.
-  void start_lease();
+  // unrevoked; returns that head. The caller revoked any earlier lease first.
+  std::uint64_t start_lease();
   // The head as the client's claims have moved it (low 32 bits), or false when the word
   // is impossible: another epoch, a revoked lease the daemon did not revoke, a head
   // behind what was settled or beyond what was lent.

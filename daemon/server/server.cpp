@@ -142,6 +142,29 @@ void Server::park(Session& s, const Incoming& h, core::WaiterId w, int msqid, in
 }
 
 namespace {
+// The ledgers' lists of sessions: each session at most once.
+void remember(std::vector<std::shared_ptr<Session>>& list, Session& s) {
+  if (std::none_of(list.begin(), list.end(), [&](const auto& c) { return c.get() == &s; }))
+    list.push_back(s.shared_from_this());
+}
+void forget(std::vector<std::shared_ptr<Session>>& list, const Session& s) {
+  std::erase_if(list, [&](const auto& c) { return c.get() == &s; });
+}
+
+// How many whole lent entries a claimed head covers, taking them off the lease's record;
+// `rest` is what is left over (non-zero: the claim ends inside an entry).
+std::size_t take_claimed(LeaseLedger& lease, std::uint64_t head, std::uint64_t& rest) {
+  rest = (head - lease.settled_head) & proto::ring::kIndexMask;
+  std::size_t n = 0;
+  while (rest > 0 && !lease.lent_sizes.empty() && lease.lent_sizes.front() <= rest) {
+    rest -= lease.lent_sizes.front();
+    lease.settled_head = (lease.settled_head + lease.lent_sizes.front()) & proto::ring::kIndexMask;
+    lease.lent_sizes.pop_front();
+    ++n;
+  }
+  return n;
+}
+
 // The most one grant promises: the credit word's fields, and a cap that keeps one
 // producer from taking a large queue's whole room at once.
 constexpr core::Reservation kGrantCap{proto::ring::kMaxCreditCount, 1u << 20};
@@ -169,9 +192,7 @@ void Server::maybe_grant(Session& s, int msqid) {
   // credit is not judged again. Permission that needs a capability gets no credit.
   core::Caller plain = s.peer().caller;
   plain.caps = core::Capabilities{};
-  const core::Reservation cap{kGrantCap.count - std::min(kGrantCap.count, ledger.held.count),
-                              kGrantCap.bytes - std::min(kGrantCap.bytes, ledger.held.bytes)};
-  const core::Reservation r = registry_.grantable(plain, msqid, cap);
+  const core::Reservation r = registry_.grantable(plain, msqid, kGrantCap);
   if (r.empty()) return;
   const auto msgmax = static_cast<std::uint32_t>(registry_.limits().msgmax);
   if (!s.ring()->grant(msqid, msgmax,
@@ -182,11 +203,8 @@ void Server::maybe_grant(Session& s, int msqid) {
     return;
   }
   registry_.reserve(msqid, r);
-  ledger.msqid = msqid;
-  ledger.held.count += r.count;
-  ledger.held.bytes += r.bytes;
-  if (std::none_of(credited_.begin(), credited_.end(), [&](const auto& c) { return c.get() == &s; }))
-    credited_.push_back(s.shared_from_this());
+  ledger = CreditLedger{msqid, r};  // nothing was held: see above
+  remember(credited_, s);
 }
 
 void Server::revoke_credit(Session& s) {
@@ -212,8 +230,7 @@ void Server::revoke_credit(Session& s) {
   ++revoking_;
   s.service_ring(/*all_published=*/true);
   --revoking_;
-  if (s.credit().held.empty())
-    std::erase_if(credited_, [&](const auto& c) { return c.get() == &s; });
+  if (s.credit().held.empty()) forget(credited_, s);
 }
 
 void Server::revoke_credit_on(int msqid) {
@@ -229,11 +246,13 @@ void Server::revoke_all_credit() {
   deliver_completions();
 }
 
+void Server::forget_credited(const Session& s) { forget(credited_, s); }
+
 void Server::release_credit(Session& s) {
   auto& ledger = s.credit();
   if (!ledger.held.empty()) registry_.unreserve(ledger.msqid, ledger.held, now_coarse());
   ledger.held = {};
-  std::erase_if(credited_, [&](const auto& c) { return c.get() == &s; });
+  forget(credited_, s);
 }
 
 namespace {
@@ -255,18 +274,12 @@ bool Server::settle_claims(Session& s) {
 
 bool Server::settle_claims_to(Session& s, std::uint64_t head) {
   auto& lease = s.lease();
-  std::uint64_t claimed = (head - lease.settled_head) & proto::ring::kIndexMask;
-  if (claimed == 0) return false;
-  std::size_t n = 0;
-  while (claimed > 0 && !lease.lent_sizes.empty() && lease.lent_sizes.front() <= claimed) {
-    claimed -= lease.lent_sizes.front();
-    lease.settled_head = (lease.settled_head + lease.lent_sizes.front()) & proto::ring::kIndexMask;
-    lease.lent_sizes.pop_front();
-    ++n;
-  }
+  std::uint64_t rest = 0;
+  const std::size_t n = take_claimed(lease, head, rest);
+  if (n == 0 && rest == 0) return false;
   registry_.settle_lent(lease.msqid, n, s.peer().caller, now_coarse());
   counters_.receives_on_lease += n;
-  if (claimed != 0) {
+  if (rest != 0) {
     ++counters_.sessions_closed_bad_input;
     s.close("lending ring claim ends inside a lent message", true);
   }
@@ -290,8 +303,7 @@ bool Server::refill_lease(Session& s) {
     const auto lent = registry_.lend_more(lease.msqid, 1, room - kOverhead);
     if (lent.empty()) break;
     frame.clear();
-    proto::encode_lent(proto::LentMessage{lease.msqid, lease.msgtyp, lent.front()->mtype,
-                                          lent.front()->text},
+    proto::encode_lent(lease.msqid, lease.msgtyp, lent.front()->mtype, lent.front()->text,
                        frame);
     s.ring()->lend(frame);  // fits: room was checked for exactly this frame
     lease.lent_sizes.push_back(static_cast<std::uint32_t>(frame.size()));
@@ -311,11 +323,8 @@ void Server::maybe_lease(Session& s, int msqid, std::int64_t msgtyp) {
       if (other->lease().msqid == msqid) return;
     if (!registry_.may_read_without_caps(s.peer().caller, msqid)) return;
     if (!registry_.begin_lease(msqid, msgtyp)) return;
-    s.ring()->start_lease();
-    std::uint64_t head = 0;
-    s.ring()->claimed_head(0, head);  // the epoch just written: never refused
-    lease = LeaseLedger{msqid, msgtyp, {}, head};
-    leased_.push_back(s.shared_from_this());
+    lease = LeaseLedger{msqid, msgtyp, {}, s.ring()->start_lease()};
+    remember(leased_, s);
   }
   refill_lease(s);
 }
@@ -335,7 +344,7 @@ void Server::revoke_lease(Session& s) {
   settle_claims_to(s, head);  // claims that landed between the settling and the revoking
   registry_.end_lease(lease.msqid);
   lease = LeaseLedger{};
-  std::erase_if(leased_, [&](const auto& c) { return c.get() == &s; });
+  forget(leased_, s);
 }
 
 void Server::revoke_lease_on(int msqid) {
@@ -355,18 +364,14 @@ void Server::release_lease(Session& s) {
   // What the client claimed before it went is gone; the rest stays queued.
   std::uint64_t head = 0;
   if (s.ring() && s.ring()->claimed_head(lease.settled_head, head)) {
-    std::uint64_t claimed = (head - lease.settled_head) & proto::ring::kIndexMask;
-    std::size_t n = 0;
-    while (claimed > 0 && !lease.lent_sizes.empty() && lease.lent_sizes.front() <= claimed) {
-      claimed -= lease.lent_sizes.front();
-      lease.lent_sizes.pop_front();
-      ++n;
-    }
+    std::uint64_t rest = 0;
+    const std::size_t n = take_claimed(lease, head, rest);
     registry_.settle_lent(lease.msqid, n, s.peer().caller, now_coarse());
+    counters_.receives_on_lease += n;
   }
   registry_.end_lease(lease.msqid);
   lease = LeaseLedger{};
-  std::erase_if(leased_, [&](const auto& c) { return c.get() == &s; });
+  forget(leased_, s);
 }
 
 void Server::wake_ring_poller() {

@@ -114,6 +114,7 @@ class Server {
   void revoke_credit(Session& s);
   void revoke_credit_on(int msqid);
   void revoke_all_credit();
+  void forget_credited(const Session& s);  // its ledger is empty
 
   // Lending (PROTOCOL.md "Lent messages"). Claims are settled before the daemon acts on
   // any call (like credit); a lease is revoked before any other receive on its queue,

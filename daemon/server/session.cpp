@@ -91,30 +91,26 @@ void Session::drain_input() {
     }
     decoder_.commit(n);
     budget -= std::min(budget, n);
-    run_frames(decoder_, Channel::socket);
+    run_socket_frames();
     if (closing_after_writes_) break;
   }
   draining_ = false;
 }
 
-void Session::run_frames(proto::FrameDecoder& decoder, Channel channel) {
+void Session::run_socket_frames() {
   proto::FrameDecoder::Frame frame;
   std::string why;
   while (!closed_ && !closing_after_writes_) {
     // Whatever the client published in its ring before these socket bytes comes first.
-    if (channel == Channel::socket && ring_has_input()) service_ring();
+    if (ring_has_input()) service_ring();
     if (closed_ || closing_after_writes_) break;
-    const auto st = decoder.next(frame, why);
+    const auto st = decoder_.next(frame, why);
     if (st == proto::FrameDecoder::Status::need_more) break;
     if (st == proto::FrameDecoder::Status::bad) {
-      close((channel == Channel::ring ? "bad frame in submission ring: " : "bad frame: ") + why,
-            true);
+      close("bad frame: " + why, true);
       return;
     }
-    // Closing: the client is gone; what it sent on credit was complete when published,
-    // anything else would be answered to nobody.
-    if (credit_only_ && (frame.header.flags & proto::kFlagOnCredit) == 0) continue;
-    server_.on_frame(*this, frame.header, frame.body, channel);
+    server_.on_frame(*this, frame.header, frame.body, Channel::socket);
   }
 }
 

@@ -139,7 +139,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void flush();
   // Writes as many ring replies as fit; wakes the client if it sleeps.
   void flush_ring();
-  void run_frames(proto::FrameDecoder& decoder, Channel channel);
+  void run_socket_frames();
   void run_ring_frames();
   std::size_t write_with_fd(const std::byte* data, std::size_t n, boost::system::error_code& ec);
   void arm_write();

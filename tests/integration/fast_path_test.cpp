@@ -155,13 +155,12 @@ class RawRingClient {
     const std::uint64_t head = ring::claim_head(word);
     const std::uint64_t tail = ring::word64(region_, ring::kLqTailOffset).load();
     if (((tail - head) & ring::kIndexMask) < proto::kHeaderBytes) return std::nullopt;
-    std::byte* data = region_ + layout_.lq_offset;
-    const auto at = [&](std::uint64_t i) { return data[i & (layout_.lq_capacity - 1)]; };
+    const std::byte* data = region_ + layout_.lq_offset;
     std::array<std::byte, proto::kHeaderBytes> hb;
-    for (std::size_t i = 0; i < hb.size(); ++i) hb[i] = at(head + i);
+    ring::copy_out(data, layout_.lq_capacity, head, hb.data(), hb.size());
     const auto h = proto::parse_header(hb);
     proto::Bytes body(h.body_len);
-    for (std::size_t i = 0; i < body.size(); ++i) body[i] = at(head + proto::kHeaderBytes + i);
+    ring::copy_out(data, layout_.lq_capacity, head + proto::kHeaderBytes, body.data(), body.size());
     std::string why;
     auto m = proto::decode_lent(h, body, why);
     if (!m) return std::nullopt;
