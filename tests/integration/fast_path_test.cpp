@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <optional>
 #include <cstring>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -403,39 +404,64 @@ TEST_F(FastPath, ASendCompleteOnCreditIsSeenByAnyLaterCallOfAnyone) {
   }
 }
 
+// A child that becomes nobody (so only the mode's "other" bits let it in), does
+// `earn` — calls that earn credit or a lease —, waits while this process calls `change`,
+// then tries `again`. The child's exit status: 0 when `again` failed with EACCES, as
+// the kernel answers once the permission is gone; 10.. when something else went wrong.
+int nobody_across_a_permission_change(const std::function<bool()>& earn,
+                                      const std::function<void()>& change,
+                                      const std::function<bool()>& again_is_eacces) {
+  int ready[2], go[2];
+  if (::pipe(ready) != 0 || ::pipe(go) != 0) return -1;
+  const pid_t child = ::fork();
+  if (child == 0) {
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(10);
+    if (!earn()) ::_exit(11);
+    char c = 'r';
+    if (::write(ready[1], &c, 1) != 1 || ::read(go[0], &c, 1) != 1) ::_exit(12);
+    ::_exit(again_is_eacces() ? 0 : 13);
+  }
+  char c = 0;
+  int st = -1;
+  if (::read(ready[0], &c, 1) == 1) {
+    change();
+    if (::write(go[1], "g", 1) != 1) ::kill(child, SIGKILL);
+  }
+  ::waitpid(child, &st, 0);
+  for (int fd : {ready[0], ready[1], go[0], go[1]}) ::close(fd);
+  return st;
+}
+
+// Sets the queue's mode as its owner (this process).
+void set_mode(int msqid, mode_t mode) {
+  struct msqid_ds ds {};
+  ASSERT_EQ(sysvmq_msgctl(msqid, IPC_STAT, &ds), 0);
+  ds.msg_perm.mode = mode;
+  ASSERT_EQ(sysvmq_msgctl(msqid, IPC_SET, &ds), 0);
+}
+
+msgqnum_t qnum(int msqid) {
+  struct msqid_ds ds {};
+  return sysvmq_msgctl(msqid, IPC_STAT, &ds) == 0 ? ds.msg_qnum : ~msgqnum_t{0};
+}
+
 TEST_F(FastPath, CreditGoesWithThePermissionThatEarnedIt) {
   Queue q(0666);
   ASSERT_GE(q.id(), 0);
-  int ready[2], go[2];
-  ASSERT_EQ(::pipe(ready), 0);
-  ASSERT_EQ(::pipe(go), 0);
-  const pid_t child = ::fork();
-  if (child == 0) {
-    // nobody: write permission comes from the mode's "other" bits only.
-    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(10);
-    MsgBuf m = make_msg(1, "x");
-    for (int i = 0; i < 5; ++i)
-      if (sysvmq_msgsnd(q.id(), &m, 1, 0) != 0) ::_exit(11);
-    char c = 'r';
-    if (::write(ready[1], &c, 1) != 1 || ::read(go[0], &c, 1) != 1) ::_exit(12);
-    // Write permission is gone: the kernel answers EACCES, credit or not.
-    const int rc = sysvmq_msgsnd(q.id(), &m, 1, 0);
-    ::_exit(rc == -1 && errno == EACCES ? 0 : 13);
-  }
-  char c = 0;
-  ASSERT_EQ(::read(ready[0], &c, 1), 1);
-  struct msqid_ds ds {};
-  ASSERT_EQ(sysvmq_msgctl(q.id(), IPC_STAT, &ds), 0);
-  EXPECT_EQ(ds.msg_qnum, 5u);
-  ds.msg_perm.mode = 0644;
-  ASSERT_EQ(sysvmq_msgctl(q.id(), IPC_SET, &ds), 0);
-  ASSERT_EQ(::write(go[1], "g", 1), 1);
-  int st = 0;
-  ASSERT_EQ(::waitpid(child, &st, 0), child);
+  MsgBuf m = make_msg(1, "x");
+  const int st = nobody_across_a_permission_change(
+      [&] {
+        for (int i = 0; i < 5; ++i)
+          if (sysvmq_msgsnd(q.id(), &m, 1, 0) != 0) return false;
+        return true;
+      },
+      [&] {
+        EXPECT_EQ(qnum(q.id()), 5u);
+        set_mode(q.id(), 0644);  // others may no longer write
+      },
+      [&] { return sysvmq_msgsnd(q.id(), &m, 1, 0) == -1 && errno == EACCES; });
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "child status " << st;
-  ASSERT_EQ(sysvmq_msgctl(q.id(), IPC_STAT, &ds), 0);
-  EXPECT_EQ(ds.msg_qnum, 5u) << "a send after IPC_SET took write permission away landed";
-  for (int fd : {ready[0], ready[1], go[0], go[1]}) ::close(fd);
+  EXPECT_EQ(qnum(q.id()), 5u) << "a send after IPC_SET took write permission away landed";
 }
 
 TEST_F(FastPath, NobodyElseIsHeldBackByRoomPromisedToCredit) {
@@ -620,32 +646,15 @@ TEST_F(FastPath, ALeaseGoesWithThePermissionThatEarnedIt) {
   Queue q(0666);
   ASSERT_GE(q.id(), 0);
   fill(q.id(), 10);
-  int ready[2], go[2];
-  ASSERT_EQ(::pipe(ready), 0);
-  ASSERT_EQ(::pipe(go), 0);
-  const pid_t child = ::fork();
-  if (child == 0) {
-    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(10);
-    MsgBuf m;
-    if (sysvmq_msgrcv(q.id(), &m, sizeof m.mtext, 0, 0) < 0) ::_exit(11);
-    char c = 'r';
-    if (::write(ready[1], &c, 1) != 1 || ::read(go[0], &c, 1) != 1) ::_exit(12);
-    const ssize_t rc = sysvmq_msgrcv(q.id(), &m, sizeof m.mtext, 0, IPC_NOWAIT);
-    ::_exit(rc == -1 && errno == EACCES ? 0 : 13);
-  }
-  char c = 0;
-  ASSERT_EQ(::read(ready[0], &c, 1), 1);
-  struct msqid_ds ds {};
-  ASSERT_EQ(sysvmq_msgctl(q.id(), IPC_STAT, &ds), 0);
-  ds.msg_perm.mode = 0662;  // others may write, no longer read
-  ASSERT_EQ(sysvmq_msgctl(q.id(), IPC_SET, &ds), 0);
-  ASSERT_EQ(::write(go[1], "g", 1), 1);
-  int st = 0;
-  ASSERT_EQ(::waitpid(child, &st, 0), child);
+  MsgBuf m;
+  const int st = nobody_across_a_permission_change(
+      [&] { return sysvmq_msgrcv(q.id(), &m, sizeof m.mtext, 0, 0) >= 0; },
+      [&] { set_mode(q.id(), 0662); },  // others may write, no longer read
+      [&] {
+        return sysvmq_msgrcv(q.id(), &m, sizeof m.mtext, 0, IPC_NOWAIT) == -1 && errno == EACCES;
+      });
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "child status " << st;
-  ASSERT_EQ(sysvmq_msgctl(q.id(), IPC_STAT, &ds), 0);
-  EXPECT_EQ(ds.msg_qnum, 9u) << "a receive after IPC_SET took read permission away succeeded";
-  for (int fd : {ready[0], ready[1], go[0], go[1]}) ::close(fd);
+  EXPECT_EQ(qnum(q.id()), 9u) << "a receive after IPC_SET took read permission away succeeded";
 }
 
 }  // namespace
