@@ -2,11 +2,25 @@
 
 #include <algorithm>
 #include <iterator>
+#include <utility>
 
 namespace sysvmq::core {
 
 Queue::Queue(int slot, const Perm& perm, std::uint64_t qbytes, TimePoint now)
     : slot_(slot), perm_(perm), qbytes_(qbytes), ctime_(now) {}
+
+Queue::Queue(int slot, const Fields& f, std::list<Message> messages)
+    : slot_(slot),
+      perm_(f.perm),
+      qbytes_(f.qbytes),
+      stime_(f.stime),
+      rtime_(f.rtime),
+      ctime_(f.ctime),
+      lspid_(f.lspid),
+      lrpid_(f.lrpid),
+      messages_(std::move(messages)) {
+  for (const Message& m : messages_) cbytes_ += m.text.size();
+}
 
 proto::MsqidDs Queue::stat(const Caller& reader) const {
   proto::MsqidDs ds;

@@ -38,8 +38,23 @@ struct MsgrcvArgs {
 
 class Queue {
  public:
+  // Everything msqid_ds shows of a queue except what its messages imply (msg_qnum,
+  // msg_cbytes): what a snapshot keeps besides the messages (snapshot.hpp).
+  struct Fields {
+    Perm perm;
+    std::uint64_t qbytes = 0;
+    TimePoint stime{};
+    TimePoint rtime{};
+    TimePoint ctime{};
+    ProcessRef lspid;
+    ProcessRef lrpid;
+  };
+
   // Rule 1.5: a new queue's fields.
   Queue(int slot, const Perm& perm, std::uint64_t qbytes, TimePoint now);
+  // A queue as a snapshot kept it: no parked calls, no reservation, no lease. The caller
+  // accounts for the messages in the namespace's Usage.
+  Queue(int slot, const Fields& fields, std::list<Message> messages);
 
   int slot() const { return slot_; }
   int id() const { return static_cast<int>(perm_.seq) * proto::kIpcmni + slot_; }
@@ -49,6 +64,7 @@ class Queue {
   std::size_t parked_senders() const { return senders_.size(); }
   std::size_t parked_receivers() const { return receivers_.size(); }
   const std::list<Message>& messages() const { return messages_; }
+  Fields fields() const { return Fields{perm_, qbytes_, stime_, rtime_, ctime_, lspid_, lrpid_}; }
 
   // msqid_ds as `reader` sees it (pids per Rule 6.5).
   proto::MsqidDs stat(const Caller& reader) const;

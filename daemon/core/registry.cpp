@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <climits>
+#include <stdexcept>
+#include <string>
+#include <utility>
 
 namespace sysvmq::core {
 
@@ -270,6 +273,26 @@ bool Registry::cancel(WaiterId id) {
   ns_.forget(id);
   Queue* q = slots_[static_cast<std::size_t>(slot)].get();
   return q != nullptr && q->cancel(id);
+}
+
+void Registry::load(SavedRegistry&& saved) {
+  if (in_use_ != 0) throw std::invalid_argument("snapshot: the registry already has queues");
+  for (SavedQueue& sq : saved.queues) {
+    if (sq.slot < 0 || sq.slot >= proto::kIpcmni || slots_[static_cast<std::size_t>(sq.slot)])
+      throw std::invalid_argument("snapshot: slot " + std::to_string(sq.slot) + " twice or out of range");
+    const std::int32_t key = sq.fields.perm.key;
+    if (key != proto::kIpcPrivate && !by_key_.emplace(key, sq.slot).second)
+      throw std::invalid_argument("snapshot: key " + std::to_string(key) + " twice");
+    auto q = std::make_unique<Queue>(sq.slot, sq.fields, std::move(sq.messages));
+    ns_.usage().queued_bytes += q->cbytes();
+    ns_.usage().queued_messages += q->qnum();
+    max_idx_ = std::max(max_idx_, sq.slot);
+    ++in_use_;
+    slots_[static_cast<std::size_t>(sq.slot)] = std::move(q);
+  }
+  last_idx_ = saved.last_idx;
+  next_cursor_ = saved.next_cursor;
+  seq_ = saved.seq;
 }
 
 void Registry::restore(int msqid, Message&& msg, TimePoint now) {

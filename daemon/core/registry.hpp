@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <list>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -49,6 +50,23 @@ struct MsgctlResult {
   std::optional<proto::MsgInfo> info; // IPC_INFO, MSG_INFO
 };
 
+// A queue as a snapshot holds it (snapshot.hpp).
+struct SavedQueue {
+  int slot = 0;
+  Queue::Fields fields;
+  std::list<Message> messages;  // in queue order
+};
+
+// What a restart must bring back: the queues, and the id allocator's cursors so that
+// saved ids stay valid and the ids handed out next are the ones a daemon that never
+// stopped would have handed out (Rule 1.8).
+struct SavedRegistry {
+  int last_idx = -1;
+  int next_cursor = 0;
+  std::uint32_t seq = 0;
+  std::vector<SavedQueue> queues;  // in slot order; slots and keys unique
+};
+
 class Registry {
  public:
   explicit Registry(const proto::Limits& limits = {});
@@ -90,6 +108,13 @@ class Registry {
   std::vector<const Message*> lend_more(int msqid, std::size_t max_count, std::uint64_t max_bytes);
   void settle_lent(int msqid, std::size_t n, const Caller& lessee, TimePoint now);
   void end_lease(int msqid);
+
+  // ---- snapshots (snapshot.hpp) ----
+  // The id allocator's cursors, with no queues (those come from queues()).
+  SavedRegistry id_cursors() const { return SavedRegistry{last_idx_, next_cursor_, seq_, {}}; }
+  // Takes a snapshot's queues and cursors. Only into a registry with no queue yet, and
+  // only what decode_snapshot accepted: std::invalid_argument otherwise.
+  void load(SavedRegistry&& saved);
 
   // Withdraw a parked call (the client was interrupted or went away). True if it was
   // still parked: its answer is then EINTR. False if it had already been answered.
