@@ -179,6 +179,7 @@ std::optional<DecodedSnapshot> decode_snapshot(std::span<const std::byte> data, 
   reg.next_cursor = r.i32();
   reg.seq = r.u32();
   const std::uint32_t count = r.u32();
+  if (r.short_read()) return fail(why, "truncated: no id cursors");
   if (reg.last_idx < -1 || reg.last_idx >= proto::kIpcmni || reg.next_cursor < 0 ||
       reg.next_cursor > proto::kIpcmni || reg.seq >= static_cast<std::uint32_t>(proto::kSeqMax))
     return fail(why, "id cursors out of range");

@@ -4,7 +4,7 @@
 // Pure: no files (server/snapshot_file.hpp writes and reads them), no clock (the time a
 // snapshot was taken is an argument).
 //
-// Format (all integers little-endian; proto/PROTOCOL.md "Snapshots" has the table):
+// Format (all integers little-endian; daemon/README.md "Snapshots" has the table):
 //   header   magic "SYSVMQSN", u32 format version, u32 flags (0), i64 taken at (Unix
 //            seconds), u64 body length
 //   body     the id cursors, the queue count, then each queue's fields and messages

@@ -227,6 +227,17 @@ TEST(Snapshot, RefusesSealedButImpossibleFields) {
   EXPECT_NE(why.find("queue count"), std::string::npos) << why;
 }
 
+TEST(Snapshot, RefusesABodyTooShortForItsIdCursors) {
+  // Found by fuzz_snapshot: a sealed file whose header promises an empty body.
+  Bytes image = encode_snapshot(Registry{}, 1);
+  image.erase(image.begin() + kFirstQueue - 16, image.begin() + kFirstQueue);
+  put32(image, 24, 0);  // the body length
+  reseal(image);
+  std::string why;
+  EXPECT_FALSE(decode_snapshot(image, why));
+  EXPECT_NE(why.find("cursors"), std::string::npos) << why;
+}
+
 TEST(Snapshot, RefusesTheSameKeyTwice) {
   Registry r;
   create(r, alice(), 0600, 0x11);
