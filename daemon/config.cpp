@@ -99,8 +99,21 @@ Config parse_config(const std::string& json_text, Config c) {
           bad("fast_path." + fk, "unknown key (enabled, ring_bytes)");
         }
       }
+    } else if (k == "state") {
+      if (!v.is_object()) bad(k, "must be an object");
+      for (const auto& [sk, sv] : v.items()) {
+        if (sk == "dir") {
+          if (!sv.is_string()) bad("state.dir", "must be a string (\"\" for no snapshots)");
+          c.state_dir = sv.get<std::string>();
+        } else if (sk == "snapshot_interval_seconds") {
+          c.snapshot_interval_seconds =
+              static_cast<std::uint32_t>(integer(sv, "state.snapshot_interval_seconds", 0, 86400));
+        } else {
+          bad("state." + sk, "unknown key (dir, snapshot_interval_seconds)");
+        }
+      }
     } else {
-      bad(k, "unknown key (socket, log_level, limits, privileged_uids, fast_path)");
+      bad(k, "unknown key (socket, log_level, limits, privileged_uids, fast_path, state)");
     }
   }
   validate(c);
@@ -129,6 +142,8 @@ void validate(const Config& c) {
       c.ring_bytes > proto::ring::kMaxRingBytes)
     bad("fast_path.ring_bytes", std::to_string(c.ring_bytes) +
                                     " is not a power of two from 16384 to 16777216");
+  if (!c.state_dir.empty() && c.state_dir.front() != '/')
+    bad("state.dir", "\"" + c.state_dir + "\" is not an absolute path");
   const std::uint64_t need = static_cast<std::uint64_t>(c.limits.msgmax) + proto::kMsgsndFixedBytes;
   if (c.max_frame_bytes < need)
     bad("limits.max_frame_bytes", std::to_string(c.max_frame_bytes) +

@@ -21,6 +21,10 @@ struct Config {
   std::vector<std::uint32_t> privileged_uids;
   bool fast_path = true;                 // offer shared-memory rings (PROTOCOL.md "Rings")
   std::uint64_t ring_bytes = 64 * 1024;  // per ring; a power of two, 16 KiB .. 16 MiB
+  // Snapshots (README "Restarts"): where they live ("" = none: a restart empties every
+  // queue), and how often one is written besides the one at a graceful stop (0 = never).
+  std::string state_dir;
+  std::uint32_t snapshot_interval_seconds = 60;
 };
 
 // Parse a config file's text over `base`. Throws std::runtime_error naming the key.

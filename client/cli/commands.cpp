@@ -922,7 +922,9 @@ int cmd_stats_impl(Globals& g, int argc, char** argv) {
   for (const auto& item : stats->items()) {
     if (item.value().is_object()) {
       for (const auto& sub : item.value().items())
-        rows.emplace_back(item.key() + "." + sub.key(), sub.value().dump());
+        rows.emplace_back(item.key() + "." + sub.key(), sub.value().is_string()
+                                                            ? sub.value().get<std::string>()
+                                                            : sub.value().dump());
     } else {
       rows.emplace_back(item.key(), item.value().is_string() ? item.value().get<std::string>()
                                                              : item.value().dump());

@@ -8,6 +8,8 @@
 #include <boost/asio/post.hpp>
 #include <utility>
 
+#include "daemon/core/snapshot.hpp"
+
 namespace sysvmq::server {
 
 namespace {
@@ -33,6 +35,7 @@ Server::Server(boost::asio::io_context& io, int listen_fd, const ServerOptions& 
       acceptor_(io, boost::asio::local::stream_protocol(), listen_fd),
       options_(options),
       registry_(options.limits),
+      snapshot_timer_(io),
       started_(std::chrono::steady_clock::now()) {}
 
 Server::~Server() = default;
@@ -80,11 +83,43 @@ void Server::accept_next() {
   });
 }
 
+void Server::enable_snapshots(SnapshotWriter* writer, SnapshotInfo info) {
+  snapshot_writer_ = writer;
+  snapshot_info_ = std::move(info);
+  activity_at_last_snapshot_ = activity();
+  if (writer != nullptr && snapshot_info_.interval.count() > 0) arm_snapshot_timer();
+}
+
+void Server::arm_snapshot_timer() {
+  snapshot_timer_.expires_after(snapshot_info_.interval);
+  snapshot_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec || stopping_) return;
+    take_periodic_snapshot();
+    arm_snapshot_timer();
+  });
+}
+
+void Server::take_periodic_snapshot() {
+  // Queues change only through calls (socket or ring), settled claims on lent messages
+  // and restored replies: when none of those happened, the last snapshot still holds.
+  if (activity() == activity_at_last_snapshot_) return;
+  activity_at_last_snapshot_ = activity();
+  const auto now = core::to_time_t(now_coarse());
+  snapshot_writer_->submit(core::encode_snapshot(registry_, now), now);
+}
+
+void Server::close_remaining_sessions() {
+  std::vector<std::shared_ptr<Session>> all;
+  for (auto& [id, s] : sessions_) all.push_back(s);
+  for (auto& s : all) s->close("the daemon is exiting");
+}
+
 void Server::stop() {
   if (stopping_) return;
   stopping_ = true;
   boost::system::error_code ec;
   acceptor_.close(ec);
+  snapshot_timer_.cancel();
   // Sends on credit are complete: they land before anything is answered or closed; lent
   // messages not yet taken are simply queued again.
   revoke_all_credit();

@@ -6,6 +6,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -16,6 +17,7 @@
 #include "daemon/core/registry.hpp"
 #include "daemon/server/peer_credentials.hpp"
 #include "daemon/server/session.hpp"
+#include "daemon/server/snapshot_store.hpp"
 #include "proto/codec.hpp"
 
 namespace sysvmq::server {
@@ -43,6 +45,17 @@ struct ServerCounters {
   std::uint64_t lease_revocations = 0;
 };
 
+// What the daemon did with its state directory (ADMIN stats "snapshots").
+struct SnapshotInfo {
+  std::string state_dir;                 // "" when snapshots are off
+  std::chrono::seconds interval{0};      // 0: only at a graceful stop
+  std::uint64_t loaded_queues = 0;       // from the snapshot found at start
+  std::uint64_t loaded_messages = 0;
+  std::int64_t loaded_taken_at = 0;      // 0 when none was loaded
+  std::string refused;                   // why the one found at start was refused
+  std::string kept_aside;                // where it went
+};
+
 class Server {
  public:
   // Takes ownership of `listen_fd`, a bound and listening AF_UNIX stream socket.
@@ -53,6 +66,19 @@ class Server {
   // SIGTERM/SIGINT: stop accepting; every parked call is answered kStatusShuttingDown
   // (it never entered or left a queue); sessions close once their replies are written.
   void stop();
+
+  // ---- snapshots (core/snapshot.hpp, snapshot_store.hpp) ----
+  // Before start(): the queues of the snapshot found at start.
+  void load(core::SavedRegistry&& saved) { registry_.load(std::move(saved)); }
+  // Every `interval`, when any call ran since the last one, the queues are encoded on
+  // this thread and handed to `writer`'s thread. `info` is what stats report.
+  void enable_snapshots(SnapshotWriter* writer, SnapshotInfo info);
+  // After stop(): sessions still open when the stop's deadline passed are closed, so the
+  // messages in their unwritten replies are back in their queues before the final
+  // snapshot.
+  void close_remaining_sessions();
+  const SnapshotInfo& snapshot_info() const { return snapshot_info_; }
+  const SnapshotWriter* snapshot_writer() const { return snapshot_writer_; }
 
   // ---- used by Session ----
   void on_frame(Session& s, const proto::FrameHeader& h, std::span<const std::byte> body,
@@ -86,6 +112,11 @@ class Server {
   };
 
   void accept_next();
+  void arm_snapshot_timer();
+  void take_periodic_snapshot();
+  std::uint64_t activity() const {
+    return counters_.requests_total + counters_.receives_on_lease + counters_.messages_restored;
+  }
   void dispatch(Session& s, const Incoming& h, proto::Request&& req);
   void handle_hello(Session& s, const Incoming& h, const proto::HelloRequest& r);
   void handle_msgget(Session& s, const Incoming& h, const proto::MsggetRequest& r);
@@ -145,6 +176,10 @@ class Server {
   bool rings_idle_ = true;  // every ring's daemon_idle word says 1
   std::chrono::steady_clock::time_point ring_active_until_;
   ServerCounters counters_;
+  SnapshotWriter* snapshot_writer_ = nullptr;
+  SnapshotInfo snapshot_info_;
+  boost::asio::steady_timer snapshot_timer_;
+  std::uint64_t activity_at_last_snapshot_ = 0;
   std::uint64_t next_session_id_ = 1;
   bool stopping_ = false;
   bool settling_ = false;

@@ -14,6 +14,30 @@ namespace {
 
 using nlohmann::json;
 
+json snapshots_json(const Server& s) {
+  const SnapshotInfo& info = s.snapshot_info();
+  if (info.state_dir.empty()) return json{{"enabled", false}};
+  json j{{"enabled", true},
+         {"state_dir", info.state_dir},
+         {"interval_seconds", info.interval.count()},
+         {"loaded_queues", info.loaded_queues},
+         {"loaded_messages", info.loaded_messages},
+         {"loaded_taken_at", info.loaded_taken_at}};
+  if (!info.refused.empty()) {
+    j["refused_at_start"] = info.refused;
+    j["kept_aside"] = info.kept_aside;
+  }
+  if (const SnapshotWriter* w = s.snapshot_writer()) {
+    const auto st = w->status();
+    j["written"] = st.written;
+    j["failed"] = st.failed;
+    j["last_taken_at"] = st.last_taken_at;
+    j["last_bytes"] = st.last_bytes;
+    if (!st.last_error.empty()) j["last_error"] = st.last_error;
+  }
+  return j;
+}
+
 json stats_json(const Server& s) {
   const auto& c = s.counters();
   const auto& u = s.registry().usage();
@@ -37,7 +61,8 @@ json stats_json(const Server& s) {
                              {"credit_revocations", c.credit_revocations},
                              {"receives_on_lease", c.receives_on_lease},
                              {"lease_revocations", c.lease_revocations},
-                             {"reserved_bytes", u.reserved_bytes}}}};
+                             {"reserved_bytes", u.reserved_bytes}}},
+              {"snapshots", snapshots_json(s)}};
 }
 
 json queues_json(const Server& s) {

@@ -1,6 +1,7 @@
 // PHP's sysvmsg extension (php8.2-cli) through `sysvmq exec`: the demo pair in
 // examples/php, every rule of SEMANTICS.md section 7 that a script can see
-// (scripts/php_features.php), and a blocked msg_receive released by another PHP process.
+// (scripts/php_features.php), a blocked msg_receive released by another PHP process, and
+// one that outlives a restart of the daemon.
 #include "tests/compat/compat_util.hpp"
 
 namespace sysvmq::test {
@@ -125,6 +126,34 @@ TEST_F(PhpTest, BlockedReceiveIsReleasedBySendFromAnotherProcess) {
                            std::to_string(sender_pid) + " lrpid " + std::to_string(receiver.pid()) +
                            " qnum 0"))
       << got.out;
+  EXPECT_EQ(stats().value("parked_calls", ~0ULL), 0u);
+}
+
+// What `systemctl restart sysvmqd` does — SIGTERM, then a new daemon on the same socket
+// and state directory — under a PHP script blocked in msg_receive: the script's queue
+// id is still valid on the new daemon, and it receives the message sent there.
+TEST_F(PhpTest, ABlockedMsgReceiveGetsTheMessageSentAfterADaemonRestart) {
+  const std::string state = daemon_.dir() + "/state";
+  ASSERT_TRUE(daemon_.stop().has_value());
+  std::string why;
+  ASSERT_TRUE(daemon_.start(why, {"--state-dir", state})) << why;
+
+  Program receiver(exec_argv({kPhp, kScripts + "php_receive_one.php", "0x70687033", "7"}));
+  ASSERT_TRUE(parked_calls_reach(1)) << stats().dump();
+  const auto status = daemon_.stop(SIGTERM);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
+  ASSERT_TRUE(daemon_.start(why, {"--state-dir", state})) << why;
+  EXPECT_EQ(stats()["snapshots"].value("loaded_queues", 0), 1) << stats().dump();
+
+  ASSERT_TRUE(parked_calls_reach(1)) << "the receiver did not issue its call again";
+  Program sender(
+      exec_argv({kPhp, kScripts + "php_send_one.php", "0x70687033", "7", "after the restart"}));
+  const Finished sent = sender.finish();
+  EXPECT_EQ(sent.status, 0) << sent.describe();
+  const Finished got = receiver.finish();
+  ASSERT_EQ(got.status, 0) << got.describe();
+  EXPECT_TRUE(got.has_line("received type 7: after the restart")) << got.out;
   EXPECT_EQ(stats().value("parked_calls", ~0ULL), 0u);
 }
 

@@ -7,5 +7,6 @@
 namespace sysvmq::server {
 
 void Server::set_limits(const proto::Limits&, const core::Caller&) { __builtin_trap(); }
+SnapshotWriter::Status SnapshotWriter::status() const { __builtin_trap(); }
 
 }  // namespace sysvmq::server

@@ -50,6 +50,19 @@ TEST(Config, EveryKeyIsRead) {
   EXPECT_EQ(c.privileged_uids, (std::vector<std::uint32_t>{0, 1000}));
 }
 
+TEST(Config, SnapshotsAreOffUnlessAStateDirectoryIsNamed) {
+  const Config none = parse_config("{}");
+  EXPECT_EQ(none.state_dir, "");
+  EXPECT_EQ(none.snapshot_interval_seconds, 60u);
+  const Config c = parse_config(R"({"state": {"dir": "/var/lib/x", "snapshot_interval_seconds": 0}})");
+  EXPECT_EQ(c.state_dir, "/var/lib/x");
+  EXPECT_EQ(c.snapshot_interval_seconds, 0u);
+  EXPECT_NE(error_of(R"({"state": {"dir": "relative"}})").find("state.dir"), std::string::npos);
+  EXPECT_NE(error_of(R"({"state": {"snapshot_interval_seconds": -1}})")
+                .find("state.snapshot_interval_seconds"), std::string::npos);
+  EXPECT_NE(error_of(R"({"state": {"path": "/x"}})").find("state.path"), std::string::npos);
+}
+
 TEST(Config, UnknownKeysAreRefusedByName) {
   EXPECT_NE(error_of(R"({"sockets": {}})").find("\"sockets\""), std::string::npos);
   EXPECT_NE(error_of(R"({"socket": {"owner": "x"}})").find("socket.owner"), std::string::npos);
