@@ -246,7 +246,8 @@ int main(int argc, char** argv) {
                    srv.registry().queue_count(), srv.registry().usage().queued_messages,
                    snapshots->file().path(), image.size());
     } catch (const std::exception& e) {
-      spdlog::critical("the final snapshot failed, the queues are lost: {}", e.what());
+      spdlog::critical("the final snapshot failed: {}; the next start loads the one before "
+                       "it, and what changed since then is lost", e.what());
       status = 1;
     }
   }

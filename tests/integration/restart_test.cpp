@@ -5,6 +5,8 @@
 // periodic snapshot; a snapshot the daemon cannot load is kept aside, never dropped.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sysvmq/client.hpp>
@@ -323,6 +325,54 @@ TEST_F(Restarts, AStateDirectoryOthersMayWriteIsRefused) {
   std::string why;
   EXPECT_FALSE(daemon_.start(why, {"--state-dir", open_dir}));
   EXPECT_FALSE(fs::exists(open_dir + "/queues.snapshot"));
+}
+
+// A disk that fills up: the final snapshot fails loudly (exit status 1), and the one
+// before it is still whole — a failed write never damages what is there.
+TEST_F(Restarts, AFinalSnapshotThatCannotBeWrittenFailsLoudlyAndKeepsThePreviousOne) {
+  // A 256 KiB tmpfs of this test's own (a private mount namespace: nothing outside sees
+  // it, and it goes away with this test process).
+  if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+    GTEST_SKIP() << "no private mount namespace: " << std::strerror(errno);
+  const std::string small = daemon_.dir() + "/small";
+  fs::create_directory(small);
+  ASSERT_EQ(::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=256k,mode=0700"), 0) << std::strerror(errno);
+  struct Unmount {
+    Daemon& daemon;
+    std::string path;
+    ~Unmount() {
+      daemon.stop();
+      ::umount2(path.c_str(), MNT_DETACH);
+    }
+  } unmount{daemon_, small};
+  const std::string state = small + "/state";
+  restart({"--state-dir", state});
+  const int id = sysvmq_msgget(IPC_PRIVATE, 0600);
+  ASSERT_GE(id, 0);
+  const MsgBuf old = make_msg(1, "kept");
+  ASSERT_EQ(sysvmq_msgsnd(id, &old, 4, 0), 0);
+  restart({"--state-dir", state});  // the snapshot holding "kept"
+
+  {
+    std::ofstream filler(small + "/filler", std::ios::binary);
+    const std::string block(4096, 'f');
+    while (filler.write(block.data(), block.size()) && filler.flush()) {
+    }
+  }
+  MsgBuf big = make_msg(2, std::string(8000, 'x'));
+  for (int i = 0; i < 2; ++i) ASSERT_EQ(sysvmq_msgsnd(id, &big, 8000, IPC_NOWAIT), 0);
+  const auto status = daemon_.stop(SIGTERM);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 1)
+      << "a daemon that could not write its snapshot exited " << *status;
+  EXPECT_FALSE(fs::exists(state + "/queues.snapshot.tmp")) << "the half-written file was left";
+
+  fs::remove(small + "/filler");
+  std::string why;
+  ASSERT_TRUE(daemon_.start(why, {"--state-dir", state})) << why;
+  EXPECT_EQ(stats()["snapshots"].value("refused_at_start", ""), "");
+  EXPECT_EQ(drain(id), (std::vector<std::pair<long, std::string>>{{1, "kept"}}));
+  sysvmq_msgctl(id, IPC_RMID, nullptr);
 }
 
 }  // namespace
