@@ -336,7 +336,11 @@ void Session::close(const std::string& reason, bool fault) {
   // died, or a frame cut short): a received message in one of them was never seen by
   // anyone. The one being written was taken from the queue first.
   std::deque<std::pair<int, core::Message>> unsent;
-  if (std::uint64_t head = 0; ring_ && ring_->cq_read_up_to(head)) {
+  // Only when the client went away: after a close the daemon chose (a stop, a fault) a
+  // live client may still read its completion ring, and the message must not be both
+  // read and queued again.
+  const bool client_went_away = !fault && !closing_after_writes_;
+  if (std::uint64_t head = 0; ring_ && client_went_away && ring_->cq_read_up_to(head)) {
     for (auto& [end, o] : ring_unread_) {
       auto* m = std::get_if<proto::MsgrcvReply>(&o.reply);
       if (end > head && m && m->status == 0)
