@@ -85,6 +85,13 @@ bool RingChannel::write_frame(std::span<const std::byte> frame, bool& broken) {
   return true;
 }
 
+bool RingChannel::cq_read_up_to(std::uint64_t& head) const {
+  std::uint64_t room = 0;
+  if (!cq_.free_bytes(room)) return false;
+  head = cq_.published() - (cq_.capacity() - room);
+  return true;
+}
+
 void RingChannel::set_daemon_idle(bool idle) {
   // seq_cst: ordered before the caller's re-check of the submission tail (the other half
   // of the client's store-tail-then-load-idle).

@@ -38,6 +38,10 @@ class RingChannel {
   // not fit now. `broken` is set when the client's head is impossible.
   bool write_frame(std::span<const std::byte> frame, bool& broken);
   std::uint64_t cq_capacity() const { return layout_.cq_capacity; }
+  // The completion ring's index just past the last frame written, and how far the
+  // client has read it (its head); false when that head is impossible.
+  std::uint64_t cq_written() const { return cq_.published(); }
+  bool cq_read_up_to(std::uint64_t& head) const;
 
   // The wake-up protocol (PROTOCOL.md "Waiting"). The daemon says it is going idle; the
   // caller then re-checks has_input() before really sleeping.

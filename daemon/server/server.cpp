@@ -48,12 +48,22 @@ void Server::accept_next() {
     if (stopping_) return;
     if (ec) {
       if (ec == boost::asio::error::operation_aborted) return;
-      // EMFILE/ENFILE and friends: say so, then try again a little later instead of
-      // spinning on a socket that stays readable.
-      log()->warn("accept failed: {}", ec.message());
+      // EMFILE/ENFILE and friends leave the connection in the backlog and the listening
+      // socket readable. No accept is pending until the timer fires (and Asio's epoll
+      // registration is edge-triggered), so this retries at most every 100 ms: no spin.
+      // Logged once per episode, not on each retry; the counter says how many retries.
+      ++counters_.accept_failures;
+      if (!accept_failing_) {
+        accept_failing_ = true;
+        log()->warn("accept failed: {}; retrying every 100 ms until it works", ec.message());
+      }
       auto timer = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(100));
       timer->async_wait([this, timer](boost::system::error_code) { accept_next(); });
       return;
+    }
+    if (accept_failing_) {
+      accept_failing_ = false;
+      log()->info("accept works again after {} failure(s) in all", counters_.accept_failures);
     }
     ++counters_.connections_total;
     if (sessions_.size() >= options_.max_connections) {

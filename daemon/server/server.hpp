@@ -35,6 +35,7 @@ struct ServerOptions {
 struct ServerCounters {
   std::uint64_t connections_total = 0;
   std::uint64_t connections_refused = 0;
+  std::uint64_t accept_failures = 0;  // failed accept() calls, e.g. EMFILE (each retried)
   std::uint64_t requests_total = 0;
   std::uint64_t sessions_closed_bad_input = 0;
   std::uint64_t messages_restored = 0;
@@ -182,6 +183,7 @@ class Server {
   std::uint64_t activity_at_last_snapshot_ = 0;
   std::uint64_t next_session_id_ = 1;
   bool stopping_ = false;
+  bool accept_failing_ = false;  // since the last failed accept, none has succeeded
   bool settling_ = false;
   std::chrono::steady_clock::time_point started_;
 };

@@ -177,6 +177,9 @@ void Session::attach_ring(std::unique_ptr<RingChannel> ring, ReplyTo to) {
 void Session::flush_ring() {
   bool wrote = false;
   proto::Bytes frame;
+  if (std::uint64_t head = 0; ring_ && !ring_unread_.empty() && ring_->cq_read_up_to(head)) {
+    while (!ring_unread_.empty() && ring_unread_.front().first <= head) ring_unread_.pop_front();
+  }
   while (!closed_ && ring_ && !ring_out_.empty()) {
     Outgoing& o = ring_out_.front();
     frame.clear();
@@ -187,6 +190,7 @@ void Session::flush_ring() {
       break;
     }
     queued_bytes_ -= std::min(queued_bytes_, approx_size(o.reply));
+    if (o.restore_msqid >= 0) ring_unread_.emplace_back(ring_->cq_written(), std::move(o));
     ring_out_.pop_front();
     wrote = true;
   }
@@ -227,11 +231,13 @@ void Session::flush() {
     if (written_ == writing_.size()) {
       writing_.clear();
       written_ = 0;
+      writing_from_.reset();
       if (out_.empty()) break;
       Outgoing& o = out_.front();
       queued_bytes_ -= std::min(queued_bytes_, approx_size(o.reply));
       proto::encode_reply(o.request_id, o.reply, writing_);
       writing_with_fd_ = o.with_ring_fd;
+      if (o.restore_msqid >= 0) writing_from_ = std::move(o);
       out_.pop_front();
     }
     boost::system::error_code ec;
@@ -326,8 +332,29 @@ void Session::close(const std::string& reason, bool fault) {
   }
   boost::system::error_code ec;
   socket_.close(ec);
-  // Replies never started: a received message in one of them was never seen by anyone.
+  // Replies never started or never finished (a write that failed because the client
+  // died, or a frame cut short): a received message in one of them was never seen by
+  // anyone. The one being written was taken from the queue first.
   std::deque<std::pair<int, core::Message>> unsent;
+  // Only when the client went away: after a close the daemon chose (a stop, a fault) a
+  // live client may still read its completion ring, and the message must not be both
+  // read and queued again.
+  const bool client_went_away = !fault && !closing_after_writes_;
+  if (std::uint64_t head = 0; ring_ && client_went_away && ring_->cq_read_up_to(head)) {
+    for (auto& [end, o] : ring_unread_) {
+      auto* m = std::get_if<proto::MsgrcvReply>(&o.reply);
+      if (end > head && m && m->status == 0)
+        unsent.emplace_back(o.restore_msqid, core::Message{m->mtype, std::move(m->text)});
+    }
+  }
+  ring_unread_.clear();
+  if (writing_from_ && written_ < writing_.size()) {
+    auto* m = std::get_if<proto::MsgrcvReply>(&writing_from_->reply);
+    if (m && m->status == 0)
+      unsent.emplace_back(writing_from_->restore_msqid,
+                          core::Message{m->mtype, std::move(m->text)});
+  }
+  writing_from_.reset();
   for (auto* queue : {&ring_out_, &out_}) {
     for (auto& o : *queue) {
       auto* m = std::get_if<proto::MsgrcvReply>(&o.reply);

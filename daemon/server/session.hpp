@@ -154,6 +154,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   std::deque<Outgoing> out_;         // replies not yet started
   proto::Bytes writing_;             // the reply being written
+  // The reply writing_ encodes while it carries a received message: until its last byte
+  // is written no client has it, so a close before then puts the message back (8.3).
+  std::optional<Outgoing> writing_from_;
   std::size_t written_ = 0;          // bytes of writing_ already sent
   std::size_t queued_bytes_ = 0;     // approximate bytes in out_ (back-pressure)
   std::unordered_map<std::uint64_t, ParkedCall> parked_;  // request_id -> call
@@ -162,6 +165,11 @@ class Session : public std::enable_shared_from_this<Session> {
   std::unique_ptr<RingChannel> ring_;
   proto::FrameDecoder ring_decoder_;
   std::deque<Outgoing> ring_out_;    // ring replies waiting for room in the completion ring
+  // Replies carrying a received message, written to the completion ring and perhaps not
+  // read yet, each with the ring index just past it. The client moves its head past a
+  // frame before its msgrcv can return, so at a close whatever lies beyond the head was
+  // never seen and goes back (8.3), as on the socket.
+  std::deque<std::pair<std::uint64_t, Outgoing>> ring_unread_;
   std::optional<core::Caller> narrowed_;                  // see narrowed_caller()
 
   bool hello_done_ = false;

@@ -48,6 +48,7 @@ json stats_json(const Server& s) {
               {"connections", s.session_count()},
               {"connections_total", c.connections_total},
               {"connections_refused", c.connections_refused},
+              {"accept_failures", c.accept_failures},
               {"requests_total", c.requests_total},
               {"sessions_closed_bad_input", c.sessions_closed_bad_input},
               {"messages_restored", c.messages_restored},

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -59,8 +60,12 @@ class DaemonProcess {
   DaemonProcess(const TempDir& dir, std::vector<std::string> args)
       : DaemonProcess(dir, Options{std::move(args), {}, {}}) {}
   DaemonProcess(const TempDir& dir, Options o) : log_(dir.file("daemon.log")) {
+    const pid_t parent = ::getpid();
     pid_ = ::fork();
     if (pid_ == 0) {
+      // Dies with the test process (see daemon_fixture.cpp): a crashed test must not
+      // leave a daemon holding ctest's pipe. The signal follows the forking *thread*.
+      if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent) ::_exit(127);
       const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
       ::dup2(fd, 2);
       ::dup2(fd, 1);

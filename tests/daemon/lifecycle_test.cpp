@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "tests/daemon/daemon_process.hpp"
@@ -211,6 +212,63 @@ TEST(Lifecycle, AnUnprivilegedDaemonStillSeesItsPeersCapabilities) {
   EXPECT_EQ(std::get<proto::MsgsndReply>(c.receive()->second).status,
             static_cast<int>(proto::Errc::eacces));
   EXPECT_EQ(d.terminate(), 0) << d.log();
+}
+
+// A test process that dies (a crash, a ctest timeout's SIGKILL) takes its daemon with it
+// (PR_SET_PDEATHSIG), so no daemon is left holding ctest's pipe. Both ways tests start
+// daemons: DaemonProcess and the Daemon of tests/support/daemon_fixture.hpp.
+bool gone(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto close = all.rfind(')');
+  return all.empty() || (close != std::string::npos && close + 2 < all.size() &&
+                         all[close + 2] == 'Z');  // a zombie nobody reaps yet is dead too
+}
+
+TEST(Lifecycle, ADaemonDiesWithTheTestProcessThatStartedIt) {
+  for (const bool fixture : {false, true}) {
+    SCOPED_TRACE(fixture ? "Daemon (daemon_fixture)" : "DaemonProcess");
+    TempDir dir;
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    const pid_t test_process = ::fork();
+    if (test_process == 0) {
+      ::close(fds[0]);
+      pid_t daemon = -1;
+      std::string why;
+      Daemon d;  // unused unless `fixture`
+      std::unique_ptr<DaemonProcess> p;
+      if (fixture) {
+        ::setenv("SYSVMQ_DAEMON", SYSVMQ_DAEMON_PATH, 1);
+        if (d.start(why)) daemon = d.pid();
+        // Its directory is the parent's to remove: this process dies before it could.
+        const std::string path = d.dir();
+        (void)!::write(fds[1], path.c_str(), path.size() + 1);
+      } else {
+        p = std::make_unique<DaemonProcess>(
+            dir, std::vector<std::string>{"--socket", dir.file("s.sock")});
+        if (eventually([&] { return can_connect(dir.file("s.sock")); })) daemon = p->pid();
+        (void)!::write(fds[1], "", 1);
+      }
+      (void)!::write(fds[1], &daemon, sizeof daemon);
+      ::pause();
+      ::_exit(0);
+    }
+    ::close(fds[1]);
+    std::string daemon_dir;
+    char ch = 0;
+    while (::read(fds[0], &ch, 1) == 1 && ch != '\0') daemon_dir += ch;
+    pid_t daemon = -1;
+    ASSERT_EQ(::read(fds[0], &daemon, sizeof daemon), static_cast<ssize_t>(sizeof daemon));
+    ::close(fds[0]);
+    ASSERT_GT(daemon, 0) << "the daemon did not start";
+    ASSERT_FALSE(gone(daemon));
+    ::kill(test_process, SIGKILL);
+    ::waitpid(test_process, nullptr, 0);
+    EXPECT_TRUE(eventually([&] { return gone(daemon); })) << "the daemon outlived its test";
+    if (!gone(daemon)) ::kill(daemon, SIGKILL);
+    if (!daemon_dir.empty()) std::filesystem::remove_all(daemon_dir);
+  }
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // Bad input closes that one connection and touches no queue; the daemon goes on.
-// Frames split at every byte still work; a client killed while parked leaves nothing.
+// Frames split at every byte still work; a client killed while parked or half-way through a
+// frame leaves nothing; a reply that cannot be written gives its message back.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -198,6 +199,64 @@ TEST_F(Robustness, RemovalWaitsForRequestsAlreadySentByOthers) {
     EXPECT_EQ(std::get<proto::MsgrcvReply>(r->second).status,
               static_cast<int>(proto::Errc::eidrm));
   }
+}
+
+// A raw client SIGKILLed after writing half a frame: the daemon drops the partial frame
+// with the connection — a half-written MSGSND never enters the queue — and its parked
+// call with it; everyone else is served as before.
+TEST_F(Robustness, ClientKilledHalfWayThroughAFrameLeavesNothingBehind) {
+  const int q = queue_with_one_message();
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    auto c = client();
+    c->send(proto::MsgrcvRequest{q, 0, 99, 100}, 5);  // type 99: parks
+    proto::MsgsndRequest snd{q, 0, 8, 64, proto::TextState::present, {}};
+    snd.text.assign(64, std::byte{'h'});
+    const auto f = c->frame(snd, 6);
+    c->write_all(std::span(f).first(f.size() / 2));
+    (void)!::write(ready[1], "r", 1);
+    ::pause();
+    ::_exit(0);
+  }
+  char r = 0;
+  ASSERT_EQ(::read(ready[0], &r, 1), 1);
+  ::close(ready[0]);
+  ::close(ready[1]);
+  ASSERT_TRUE(eventually([&] { return admin("stats")["parked_calls"] == 1; }));
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  ASSERT_TRUE(eventually([&] { return admin("stats")["connections"] == 1; }))
+      << "the dead client's session is still open";  // 1: admin()'s own connection
+  EXPECT_EQ(admin("stats")["parked_calls"], 0);
+  auto qs = admin("queues")["queues"];
+  ASSERT_EQ(qs.size(), 1u);
+  EXPECT_EQ(qs[0]["qnum"], 1) << "half a msgsnd entered the queue";
+  EXPECT_EQ(qs[0]["parked_receivers"], 0);
+  expect_message_still_there(q);
+}
+
+// A reply the daemon cannot write (the client shut its reading side: EPIPE on the
+// daemon's first write) carries a received message: it goes back to the queue, since
+// no client ever had it (SEMANTICS.md 8.3).
+TEST_F(Robustness, AMessageInAReplyThatCouldNotBeWrittenGoesBack) {
+  auto rx = client();
+  auto tx = client();
+  tx->send(proto::MsggetRequest{proto::kIpcPrivate, 0600}, 2);
+  const int q = std::get<proto::MsggetReply>(tx->receive()->second).msqid;
+  rx->send(proto::MsgrcvRequest{q, 0, 0, 100}, 3);
+  ASSERT_TRUE(eventually([&] { return admin("stats")["parked_calls"] == 1; }));
+  ASSERT_EQ(::shutdown(rx->fd(), SHUT_RD), 0);  // the daemon's writes now fail
+  proto::MsgsndRequest snd{q, 0, 3, 2, proto::TextState::present, {std::byte{'h'}, std::byte{'i'}}};
+  tx->send(snd, 4);
+  EXPECT_EQ(std::get<proto::MsgsndReply>(tx->receive()->second).status, 0);
+  EXPECT_TRUE(eventually([&] { return admin("stats")["parked_calls"] == 0; }));
+  tx->send(proto::MsgrcvRequest{q, proto::kIpcNowait, 0, 100}, 5);
+  auto m = std::get<proto::MsgrcvReply>(tx->receive()->second);
+  EXPECT_EQ(m.status, 0) << "the message went into a reply nobody could read";
+  EXPECT_EQ(m.mtype, 3);
+  EXPECT_GE(admin("stats")["messages_restored"].get<int>(), 1);
 }
 
 }  // namespace

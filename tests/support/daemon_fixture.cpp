@@ -2,7 +2,7 @@
 #include "tests/support/daemon_fixture.hpp"
 
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -62,12 +62,23 @@ bool Daemon::start(std::string& why, const std::vector<std::string>& extra_args)
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
-  pid_t pid = -1;
-  // posix_spawn: no atfork handlers run and nothing of this process survives the exec.
-  if (const int rc = ::posix_spawn(&pid, binary.c_str(), nullptr, nullptr, argv.data(), environ);
-      rc != 0) {
-    why = "posix_spawn " + binary + ": " + std::strerror(rc);
+  // fork, not posix_spawn: the child must ask for PR_SET_PDEATHSIG before the exec, so a
+  // test process that crashes or is killed takes its daemon along instead of leaving it
+  // holding ctest's output pipe. Between fork and exec the child makes only syscalls
+  // (everything it needs was built above).
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    why = std::string("fork: ") + std::strerror(errno);
     return false;
+  }
+  if (pid == 0) {
+    // prctl(2): the signal comes when the parent *thread* exits, so a Daemon must be
+    // started on a thread that outlives it (gtest's main thread does). A parent that
+    // died before the prctl is caught by the getppid() check.
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent) ::_exit(127);
+    ::execve(binary.c_str(), argv.data(), environ);
+    ::_exit(127);
   }
   pid_ = pid;
 
