@@ -1,5 +1,6 @@
 #include "peer_credentials.hpp"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -7,7 +8,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 
 namespace sysvmq::server {
@@ -36,11 +36,31 @@ std::uint64_t inode_of(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_ino) : 0;
 }
 
+// Set when a /proc read failed because the daemon is out of descriptors or memory: then
+// what it could not read says nothing about the peer, and the connection is dropped
+// rather than judged by the fallback policy (which would make uid 0 privileged).
+thread_local bool t_starved = false;
+
+bool starved_by(int err) { return err == EMFILE || err == ENFILE || err == ENOMEM || err == ENOBUFS; }
+
+// A /proc file's text; "" when it cannot be read.
 std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return in ? s.str() : std::string();
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    t_starved = t_starved || starved_by(errno);
+    return {};
+  }
+  std::string text;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) t_starved = t_starved || starved_by(errno);
+    if (n <= 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return text;
 }
 
 // Whether the peer shares the daemon's user namespace. The ns link needs ptrace access
@@ -80,8 +100,8 @@ struct ProcStatus {
 
 ProcStatus read_status(pid_t pid) {
   ProcStatus st;
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  if (!in) return st;
+  const std::string text = read_file("/proc/" + std::to_string(pid) + "/status");
+  std::istringstream in(text);
   std::string line;
   bool have_cap = false;
   while (std::getline(in, line)) {
@@ -135,6 +155,7 @@ bool read_peer_credentials(int fd, const CredentialPolicy& policy, PeerCredentia
   c.process.host_pid = cred.pid;
   c.process.local_pid = cred.pid;
   c.process.pid_ns = 0;
+  t_starved = false;
   ProcStatus status;
   if (cred.pid > 0) status = read_status(cred.pid);
   const std::string proc = "/proc/" + std::to_string(cred.pid);
@@ -163,6 +184,13 @@ bool read_peer_credentials(int fd, const CredentialPolicy& policy, PeerCredentia
   } else if (cred.uid == 0) {
     // /proc cannot tell: the documented fallback policy is "uid 0 is privileged".
     c.caps = core::Capabilities::all();
+  }
+  out.starved = t_starved;
+  if (t_starved) {
+    why = "uid " + std::to_string(cred.uid) + " pid " + std::to_string(cred.pid) +
+          ": /proc could not be read for lack of descriptors or memory (it is not judged "
+          "without it)";
+    return false;
   }
   const auto& p = policy.privileged_uids;
   if (std::find(p.begin(), p.end(), c.uid) != p.end()) c.caps = core::Capabilities::all();

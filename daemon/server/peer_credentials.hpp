@@ -20,11 +20,15 @@ struct CredentialPolicy {
 struct PeerCredentials {
   core::Caller caller;
   bool proc_readable = true;  // false: capabilities/pid namespace fell back to policy
+  // The daemon ran out of descriptors or memory reading /proc: nothing is known.
+  bool starved = false;
 };
 
 // Reads the connect-time snapshot of the peer of a connected AF_UNIX socket. Capabilities
 // count only when the peer lives in the daemon's user namespace (Rule 5.4.4); pids follow
-// Rule 6.5. Returns false (with `why`) only if SO_PEERCRED itself fails.
+// Rule 6.5. Returns false (with `why`) when SO_PEERCRED fails, and when /proc could not
+// be read for lack of descriptors or memory (`starved`): a peer is never judged by the
+// fallback policy for the daemon's own shortage.
 bool read_peer_credentials(int fd, const CredentialPolicy& policy, PeerCredentials& out,
                            std::string& why);
 

@@ -1,7 +1,9 @@
 #include "server.hpp"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sched.h>
+#include <unistd.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -36,9 +38,12 @@ Server::Server(boost::asio::io_context& io, int listen_fd, const ServerOptions& 
       options_(options),
       registry_(options.limits),
       snapshot_timer_(io),
-      started_(std::chrono::steady_clock::now()) {}
+      started_(std::chrono::steady_clock::now()),
+      reserve_fd_(::open("/dev/null", O_RDONLY | O_CLOEXEC)) {}
 
-Server::~Server() = default;
+Server::~Server() {
+  if (reserve_fd_ >= 0) ::close(reserve_fd_);
+}
 
 void Server::start() { accept_next(); }
 
@@ -76,13 +81,24 @@ void Server::accept_next() {
     }
     PeerCredentials peer;
     std::string why;
-    if (!read_peer_credentials(socket.native_handle(), options_.credentials, peer, why)) {
-      log()->warn("connection dropped: {}", why);
+    bool known = read_peer_credentials(socket.native_handle(), options_.credentials, peer, why);
+    if (!known && peer.starved && reserve_fd_ >= 0) {
+      // Accepted into the last free descriptor: the reserve makes room to read /proc.
+      ::close(reserve_fd_);
+      peer = PeerCredentials{};
+      known = read_peer_credentials(socket.native_handle(), options_.credentials, peer, why);
+      reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+    if (!known) {
+      ++counters_.connections_refused;
+      if (!peer.starved || !starved_logged_) log()->warn("connection dropped: {}", why);
+      starved_logged_ = starved_logged_ || peer.starved;
       boost::system::error_code ignored;
       socket.close(ignored);
       accept_next();
       return;
     }
+    starved_logged_ = false;
     const std::uint64_t id = next_session_id_++;
     auto session = std::make_shared<Session>(*this, std::move(socket), id, std::move(peer),
                                              options_.max_frame_bytes, options_.max_output_bytes);

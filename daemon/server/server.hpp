@@ -186,6 +186,10 @@ class Server {
   bool accept_failing_ = false;  // since the last failed accept, none has succeeded
   bool settling_ = false;
   std::chrono::steady_clock::time_point started_;
+  // A descriptor held back (/dev/null) so that a connection accepted into the last free
+  // one can still have its /proc read: closed for that, then taken again.
+  int reserve_fd_ = -1;
+  bool starved_logged_ = false;  // "dropped for lack of descriptors" said this episode
 };
 
 // Seconds since the Epoch for msg_stime / msg_rtime / msg_ctime (Rule 6.1).

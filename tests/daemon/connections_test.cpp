@@ -153,6 +153,9 @@ TEST(Connections, AcceptFailingWithEmfileIsRetriedCalmlyLoggedOnceAndRecovers) {
   EXPECT_LE(after - before, static_cast<int>(20 * seconds) + 5) << "accept retries spin";
   EXPECT_GE(after - before, 1) << "accept is not retried while it fails";
   EXPECT_EQ(count_of(d.log(), "accept failed"), 1u) << d.log();
+  // The connection accepted into the last free descriptor still had its /proc read (the
+  // daemon's reserve descriptor made room): none was dropped, none judged without it.
+  EXPECT_EQ(count_of(d.log(), "connection dropped"), 0u) << d.log();
 
   // Descriptors come free: the clients still waiting in the backlog are accepted (and
   // closed, as they hung up), and then a new client is served.
@@ -162,6 +165,9 @@ TEST(Connections, AcceptFailingWithEmfileIsRetriedCalmlyLoggedOnceAndRecovers) {
   EXPECT_TRUE(eventually([&] { return d.log().find("accept works again") != std::string::npos; }))
       << d.log();
   EXPECT_EQ(count_of(d.log(), "accept failed"), 1u) << d.log();
+  // The connection accepted into the last free descriptor still had its /proc read (the
+  // daemon's reserve descriptor made room): none was dropped, none judged without it.
+  EXPECT_EQ(count_of(d.log(), "connection dropped"), 0u) << d.log();
   late.reset();
   admin.reset();
   EXPECT_EQ(d.terminate(), 0) << d.log();
