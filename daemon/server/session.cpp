@@ -17,6 +17,9 @@ namespace {
 constexpr std::size_t kReadChunk = 64 * 1024;
 // Bytes read per wake-up before yielding to other sessions.
 constexpr std::size_t kReadBudget = 1024 * 1024;
+// Bytes read (and not run) from a ring client's socket while its replies are over
+// max_output_bytes: enough for its DOORBELLs, bounded for one that floods.
+constexpr std::size_t kPausedReadCap = 64 * 1024;
 
 std::size_t approx_size(const proto::Reply& r) {
   if (auto* m = std::get_if<proto::MsgrcvReply>(&r)) return 32 + m->text.size();
@@ -131,7 +134,12 @@ void Session::on_frame_deadline(boost::system::error_code ec) {
 
 void Session::arm_read() {
   if (read_armed_ || closed_ || closing_after_writes_) return;
-  if (output_full()) return;  // resumes when flush() catches up
+  if (output_full()) {
+    // Resumes when flush() catches up. A ring client tells of room it made in its
+    // completion ring only by a DOORBELL on the socket, so its socket is still read
+    // meanwhile — up to kPausedReadCap, nothing run — and each read looks at the rings.
+    if (!ring_ || decoder_.pending_bytes() >= kPausedReadCap) return;
+  }
   read_armed_ = true;
   socket_.async_wait(Socket::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
     self->read_armed_ = false;
@@ -140,9 +148,28 @@ void Session::arm_read() {
       self->close("wait failed: " + ec.message());
       return;
     }
-    self->drain_input();
+    if (self->input_paused_) {
+      self->read_while_paused();
+    } else {
+      self->drain_input();
+    }
     self->arm_read();
   });
+}
+
+void Session::read_while_paused() {
+  while (!closed_ && decoder_.pending_bytes() < kPausedReadCap) {
+    boost::system::error_code ec;
+    const auto room = decoder_.prepare(kReadChunk);
+    const std::size_t n = socket_.read_some(boost::asio::buffer(room.data(), room.size()), ec);
+    if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) break;
+    if (ec) {
+      close(ec == boost::asio::error::eof ? "peer closed the connection" : "read failed: " + ec.message());
+      return;
+    }
+    decoder_.commit(n);
+  }
+  if (!closed_) service_ring();  // writes the completions that now fit; may resume
 }
 
 void Session::drain_input() {

@@ -162,6 +162,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // already buffered, then read again. Posted, never run inside a send.
   void resume_input();
   void maybe_resume();
+  // Reading while paused (a ring client's DOORBELLs): bytes kept, nothing run.
+  void read_while_paused();
   // The frame deadline (PROTOCOL.md "Limits"): armed only while part of a frame is
   // buffered, so an idle connection or one waiting for a parked call never has it.
   void watch_partial_frame(bool frame_completed);
