@@ -45,6 +45,7 @@ struct ServerCounters {
   std::uint64_t queues_refused_per_uid = 0;       // max_queues_per_uid (ENOSPC)
   std::uint64_t sends_refused_quota = 0;          // max_queued_bytes (ENOMEM)
   std::uint64_t parks_refused = 0;                // max_parked_per_connection (ENOMEM)
+  std::uint64_t frames_too_large = 0;             // max_frame_bytes: connection closed
   std::uint64_t frame_deadline_closes = 0;        // frame_deadline_ms
   std::uint64_t output_pauses = 0;                // max_output_bytes: reading paused
   std::uint64_t requests_total = 0;

@@ -217,6 +217,7 @@ bool Session::run_socket_frames() {
     if (st == proto::FrameDecoder::Status::need_more) break;
     if (st == proto::FrameDecoder::Status::bad) {
       ++server_.counters().sessions_closed_bad_input;
+      if (decoder_.too_large()) ++server_.counters().frames_too_large;  // max_frame_bytes
       close("bad frame: " + why, true);
       return ran;
     }

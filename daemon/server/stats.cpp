@@ -28,6 +28,7 @@ json stats_json(const Server& s) {
               {"queues_refused_per_uid", c.queues_refused_per_uid},
               {"sends_refused_quota", c.sends_refused_quota},
               {"parks_refused", c.parks_refused},
+              {"frames_too_large", c.frames_too_large},
               {"frame_deadline_closes", c.frame_deadline_closes},
               {"output_pauses", c.output_pauses},
               {"requests_total", c.requests_total},

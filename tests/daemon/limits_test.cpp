@@ -223,6 +223,29 @@ TEST_F(DaemonLimits, ConnectionsBeyondTheTotalAreRefusedWithEagain) {
   EXPECT_EQ(count_of(daemon_->log(), "(max_connections)") - lines_before, 1u) << daemon_->log();
 }
 
+// ---- frame size ------------------------------------------------------------------------
+
+TEST_F(DaemonLimits, AFrameOverMaxFrameBytesClosesOnlyThatConnection) {
+  start(R"("max_frame_bytes": 9000)");  // msgmax 8192 needs 8224
+  auto bystander = client();
+  const int q = create_queue(*bystander);
+  // The largest message fits; a header announcing one byte more than the limit does not.
+  EXPECT_EQ(call<proto::MsgsndReply>(*bystander, message(q, 1, 8192)).status, 0);
+  auto big = client();
+  auto f = big->frame(proto::MsggetRequest{proto::kIpcPrivate, 0600}, 5);
+  const std::uint32_t body_len = 9001;
+  std::memcpy(f.data(), &body_len, sizeof body_len);  // little-endian hosts only (as CI)
+  ASSERT_TRUE(big->write_all(std::span(f).first(proto::kHeaderBytes)));
+  EXPECT_TRUE(big->closed_by_peer());
+  EXPECT_EQ(call<proto::MsggetReply>(*bystander, proto::MsggetRequest{proto::kIpcPrivate, 0600})
+                .status,
+            0);
+  const json stats = admin("stats");
+  EXPECT_EQ(stats["frames_too_large"], 1);
+  EXPECT_EQ(stats["sessions_closed_bad_input"], 1);
+  EXPECT_EQ(count_of(daemon_->log(), "exceeds limit 9000"), 1u) << daemon_->log();
+}
+
 // ---- parked calls per connection ------------------------------------------------------
 
 TEST_F(DaemonLimits, ParkedCallsBeyondTheCapAreAnsweredEnomemWithoutParking) {
