@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "proto/ring.hpp"
+#include "proto/sysv.hpp"
 
 namespace sysvmq::daemon {
 
@@ -46,12 +47,23 @@ void parse_limits(const json& j, Config& c) {
     else if (k == "msgmni") c.limits.msgmni = static_cast<std::int32_t>(integer(v, key, 0, 32768));
     else if (k == "max_queued_bytes")
       c.limits.max_queued_bytes = static_cast<std::uint64_t>(integer(v, key, 0, INT64_MAX));
+    else if (k == "max_queues_per_uid")
+      c.limits.max_queues_per_uid = static_cast<std::uint32_t>(integer(v, key, 0, proto::kIpcmni));
     else if (k == "max_connections")
       c.max_connections = static_cast<std::uint32_t>(integer(v, key, 1, 1 << 20));
+    else if (k == "max_connections_per_uid")
+      c.max_connections_per_uid = static_cast<std::uint32_t>(integer(v, key, 0, 1 << 20));
     else if (k == "max_frame_bytes")
       c.max_frame_bytes = static_cast<std::uint32_t>(integer(v, key, 1024, INT_MAX));
-    else bad(key, "unknown key (msgmax, msgmnb, msgmni, max_queued_bytes, max_connections, "
-                  "max_frame_bytes)");
+    else if (k == "max_parked_per_connection")
+      c.max_parked_per_connection = static_cast<std::uint32_t>(integer(v, key, 0, 1 << 20));
+    else if (k == "frame_deadline_ms")
+      c.frame_deadline_ms = static_cast<std::uint32_t>(integer(v, key, 0, 24 * 3600 * 1000));
+    else if (k == "max_output_bytes")
+      c.max_output_bytes = static_cast<std::uint64_t>(integer(v, key, 4096, std::int64_t{1} << 40));
+    else bad(key, "unknown key (msgmax, msgmnb, msgmni, max_queued_bytes, max_queues_per_uid, "
+                  "max_connections, max_connections_per_uid, max_frame_bytes, "
+                  "max_parked_per_connection, frame_deadline_ms, max_output_bytes)");
   }
 }
 

@@ -17,7 +17,16 @@ struct Config {
   std::string log_level = "info";
   proto::Limits limits;
   std::uint32_t max_connections = 4096;
+  // One uid's share of max_connections; 0 = no cap beyond the total.
+  std::uint32_t max_connections_per_uid = 1024;
   std::uint32_t max_frame_bytes = proto::kDefaultMaxFrameBytes;
+  // Calls one connection may have parked at once; 0 = no cap. A library connection parks
+  // at most one (one call at a time per thread).
+  std::uint32_t max_parked_per_connection = 64;
+  // Once a frame's first byte has arrived, the rest must arrive within this; 0 = never.
+  std::uint32_t frame_deadline_ms = 10000;
+  // Replies one connection may leave unread before the daemon stops reading from it.
+  std::uint64_t max_output_bytes = 4u << 20;
   std::vector<std::uint32_t> privileged_uids;
   bool fast_path = true;                 // offer shared-memory rings (PROTOCOL.md "Rings")
   std::uint64_t ring_bytes = 64 * 1024;  // per ring; a power of two, 16 KiB .. 16 MiB

@@ -182,6 +182,10 @@ int main(int argc, char** argv) {
   options.limits = config.limits;
   options.max_frame_bytes = config.max_frame_bytes;
   options.max_connections = config.max_connections;
+  options.max_connections_per_uid = config.max_connections_per_uid;
+  options.max_parked_per_connection = config.max_parked_per_connection;
+  options.frame_deadline = std::chrono::milliseconds(config.frame_deadline_ms);
+  options.max_output_bytes = config.max_output_bytes;
   options.credentials.privileged_uids = config.privileged_uids;
   options.fast_path = config.fast_path;
   options.ring_bytes = config.ring_bytes;

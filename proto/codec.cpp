@@ -789,6 +789,7 @@ FrameDecoder::Status FrameDecoder::next(Frame& out, std::string& why) {
       parse_header(std::span<const std::byte, kHeaderBytes>(buf_.data() + begin_, kHeaderBytes));
   if (header.body_len > max_body_) {
     bad_ = true;
+    too_large_ = true;
     bad_why_ = "frame of " + num(header.body_len) + " bytes exceeds limit " + num(max_body_);
     Bytes().swap(buf_);
     begin_ = end_ = 0;

@@ -214,6 +214,8 @@ class FrameDecoder {
   // half-frame deadline.
   std::size_t pending_bytes() const { return end_ - begin_; }
   std::uint32_t max_body() const { return max_body_; }
+  // True once next() said bad because a header's body_len exceeded max_body.
+  bool too_large() const { return too_large_; }
 
  private:
   std::uint32_t max_body_;
@@ -221,6 +223,7 @@ class FrameDecoder {
   std::size_t begin_ = 0;  // first unconsumed byte
   std::size_t end_ = 0;    // one past the last valid byte
   bool bad_ = false;
+  bool too_large_ = false;
   std::string bad_why_;
 };
 

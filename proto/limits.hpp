@@ -19,6 +19,10 @@ struct Limits {
   // Daemon-wide cap on queued text bytes across all queues; 0 = no cap. Not in Linux:
   // a refusal answers ENOMEM and never parks (SEMANTICS.md Rule 2.13).
   std::uint64_t max_queued_bytes = 0;
+  // Most queues one creator uid (cuid, as the daemon sees it) may hold at once; 0 = no
+  // cap. Not in Linux, where msgmni alone caps everyone together: over it, msgget's
+  // create answers ENOSPC, as at msgmni (Rule 1.5), so one user cannot take every id.
+  std::uint32_t max_queues_per_uid = 0;
 
   friend bool operator==(const Limits&, const Limits&) = default;
 };

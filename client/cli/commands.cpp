@@ -180,6 +180,11 @@ class Daemon {
 
  private:
   void unreachable(std::error_code err) {
+    if (err.value() == EAGAIN) {  // PROTOCOL.md "HELLO": refused by the connection limits
+      warn("sysvmqd at " + path_ + " refused the connection: too many connections "
+           "(max_connections or max_connections_per_uid); try again later");
+      return;
+    }
     int why = connect_errno(path_);
     if (why == 0) why = err.value();  // it listens, but HELLO failed (EPROTO, a restart, …)
     warn("cannot connect to sysvmqd at " + path_ + ": " + errno_text(why));

@@ -87,6 +87,22 @@ void report_unreachable() {
   errno = saved_errno;
 }
 
+// The daemon refused the connection (its connection limits): the call failed with
+// EAGAIN. Say so, once per process, so an EAGAIN from a blocking call is not a mystery.
+void report_refused() {
+  const int saved_errno = errno;
+  const pid_t self = static_cast<pid_t>(::syscall(SYS_getpid));
+  if (g_reported_pid.exchange(self) != self) {
+    Line line;
+    line.add("sysvmq: sysvmqd at ");
+    line.add(sysvmq::detail::c_api_connection().last_path());
+    line.add(" refused the connection: too many connections (max_connections or "
+             "max_connections_per_uid); calls fail with EAGAIN until it accepts one");
+    line.write_to_stderr();
+  }
+  errno = saved_errno;
+}
+
 // Runs the C API's call. It keeps errno on success and turns std::exception into
 // ENOMEM; anything else that escapes becomes EIO here, so nothing crosses into C —
 // except thread cancellation's forced unwind, which must pass (and which closes the
@@ -96,6 +112,8 @@ R serve(Call&& call) {
   try {
     const R result = call();
     if (result < 0 && errno == ECONNREFUSED) report_unreachable();
+    if (result < 0 && errno == EAGAIN && sysvmq::detail::c_api_connection().refused())
+      report_refused();
     return result;
   } catch (abi::__forced_unwind&) {
     throw;

@@ -39,6 +39,8 @@ constexpr auto kReconnectWait = std::chrono::seconds(10);
 constexpr int kReconnectStepMs = 50;
 // How long HELLO may take before the daemon counts as unreachable.
 constexpr int kHelloTimeoutMs = 10000;
+// How long to look for a refusal already written when HELLO could not be sent.
+constexpr int kRefusalReadMs = 1000;
 constexpr std::size_t kReadChunk = 64 * 1024;
 
 // How a caller waits for a reply on the fast path: polls the completion ring kSpinPolls
@@ -601,13 +603,22 @@ int Connection::connect_and_hello() {
   bool sent_anything = false;
   proto::Reply reply;
   bool cancelled = false;
-  if (send_all(out_, sent_anything) != 0 ||
-      await_reply(id, proto::Opcode::hello, false, kHelloTimeoutMs, reply, cancelled) != 0) {
+  // A daemon over its connection limits writes its refusal at once and closes, maybe
+  // before our HELLO went out: the refusal is still there to read (PROTOCOL.md "HELLO").
+  const bool sent = send_all(out_, sent_anything) == 0;
+  if (await_reply(id, proto::Opcode::hello, false, sent ? kHelloTimeoutMs : kRefusalReadMs,
+                  reply, cancelled) != 0) {
     drop();
     last_connect_errno_ = ECONNRESET;
     return ECONNREFUSED;
   }
   const auto* hello = std::get_if<proto::HelloReply>(&reply);
+  if (hello != nullptr && hello->status == static_cast<std::int32_t>(proto::Errc::eagain)) {
+    // Refused: too many connections (in total or for our uid). Try again later.
+    drop();
+    last_connect_errno_ = EAGAIN;
+    return EAGAIN;
+  }
   // An unsupported version is answered EINVAL; a stopping daemon answers -1.
   if (hello == nullptr || hello->status != proto::kStatusOk ||
       hello->version != proto::kVersion || hello->max_frame_bytes < proto::kMsgsndFixedBytes) {
@@ -670,8 +681,10 @@ int Connection::take_reply(proto::FrameDecoder& decoder, std::uint64_t request_i
       continue;
     const auto expected =
         static_cast<std::uint16_t>(static_cast<std::uint16_t>(opcode) | proto::kReplyBit);
+    // A refusal at accept answers HELLO with request_id 0: the daemon had not read ours.
+    const bool refusal = opcode == proto::Opcode::hello && frame.header.request_id == 0;
     // One call at a time per connection: any other reply is a protocol error.
-    if (frame.header.request_id != request_id || frame.header.opcode != expected) {
+    if ((frame.header.request_id != request_id && !refusal) || frame.header.opcode != expected) {
       drop();
       return EPROTO;
     }

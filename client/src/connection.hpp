@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -37,6 +38,8 @@ bool is_own_socket(int fd);
 
 // errno-style results beyond the SysV ones.
 //   ECONNREFUSED  the daemon could not be reached (connect or HELLO failed)
+//   EAGAIN        the daemon refused the connection: too many connections, in total or
+//                 for this uid (max_connections, max_connections_per_uid); try later
 //   ECONNRESET    the connection was lost while a call was in flight
 //   EPROTO        the daemon's answer broke the protocol; the connection is dropped
 //   EMSGSIZE      the request does not fit in the daemon's max_frame_bytes
@@ -52,7 +55,7 @@ class Connection {
   // through fork(), one opened under other credentials (SEMANTICS.md Rule 5.4.2) or one
   // the daemon has closed since the last call, forgets (without closing) one whose
   // descriptor the program closed or reused for another file, and connects if needed.
-  // 0 or ECONNREFUSED.
+  // 0, ECONNREFUSED or EAGAIN (refused: connection limits).
   int ensure();
 
   // Issues `request` and waits for its reply. 0 with `reply` set (its status may be any
@@ -81,6 +84,9 @@ class Connection {
   // (for the shim's one-line diagnostic).
   const std::string& last_path() const { return last_path_; }
   int last_connect_errno() const { return last_connect_errno_; }
+  // True when the last connection attempt was refused by the daemon's connection limits
+  // (the call failed with EAGAIN): the shim names that reason on stderr.
+  bool refused() const { return fd_ < 0 && last_connect_errno_ == EAGAIN; }
   std::string socket_path() const;
 
   bool connected() const { return fd_ >= 0; }

@@ -63,6 +63,11 @@ int Registry::allocate_slot() {
 Outcome<int> Registry::create(const Caller& who, std::int32_t key, int msgflg, TimePoint now) {
   // Rule 1.5: at msgmni queues (never more than IPCMNI), creation fails with ENOSPC.
   if (in_use_ >= std::min(ns_.limits().msgmni, proto::kIpcmni)) return Errc::enospc;
+  // Not in Linux: limits.max_queues_per_uid. msgget(2): "ENOSPC A message queue has to be
+  // created but the system limit for the maximum number of message queues (MSGMNI)
+  // would be exceeded." The same answer for the same kind of refusal.
+  const std::uint32_t per_uid = ns_.limits().max_queues_per_uid;
+  if (per_uid != 0 && queues_created_by(who.uid) >= per_uid) return Errc::enospc;
   const int idx = allocate_slot();
   if (idx < 0) return Errc::enospc;
   Perm perm;
@@ -75,6 +80,7 @@ Outcome<int> Registry::create(const Caller& who, std::int32_t key, int msgflg, T
   auto& slot = slots_[static_cast<std::size_t>(idx)];
   slot = std::make_unique<Queue>(idx, perm, qbytes, now);
   ++in_use_;
+  ++by_cuid_[who.uid];
   max_idx_ = std::max(max_idx_, idx);
   if (key != proto::kIpcPrivate) by_key_[key] = idx;
   return slot->id();
@@ -83,6 +89,9 @@ Outcome<int> Registry::create(const Caller& who, std::int32_t key, int msgflg, T
 void Registry::erase(Queue& q) {
   q.remove(ns_);
   if (q.perm().key != proto::kIpcPrivate) by_key_.erase(q.perm().key);  // Rule 1.6
+  // cuid never changes (IPC_SET sets uid, not cuid): the creator's count goes down.
+  if (auto it = by_cuid_.find(q.perm().cuid); it != by_cuid_.end() && --it->second == 0)
+    by_cuid_.erase(it);
   const int idx = q.slot();
   slots_[static_cast<std::size_t>(idx)].reset();
   --in_use_;
@@ -286,6 +295,7 @@ void Registry::load(SavedRegistry&& saved) {
     auto q = std::make_unique<Queue>(sq.slot, sq.fields, std::move(sq.messages));
     ns_.usage().queued_bytes += q->cbytes();
     ns_.usage().queued_messages += q->qnum();
+    ++by_cuid_[sq.fields.perm.cuid];
     max_idx_ = std::max(max_idx_, sq.slot);
     ++in_use_;
     slots_[static_cast<std::size_t>(sq.slot)] = std::move(q);

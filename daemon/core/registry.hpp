@@ -129,6 +129,11 @@ class Registry {
 
   // Introspection for the server's admin answers and for tests.
   std::size_t queue_count() const { return in_use_; }
+  // Queues whose creator (cuid) is `uid` (limits.max_queues_per_uid counts these).
+  std::uint32_t queues_created_by(std::uint32_t uid) const {
+    auto it = by_cuid_.find(uid);
+    return it == by_cuid_.end() ? 0 : it->second;
+  }
   std::size_t parked_count() const { return ns_.parked_count(); }
   const Usage& usage() const { return ns_.usage(); }
   const Queue* find(int msqid) const;           // nullptr unless msqid names a live queue
@@ -146,6 +151,7 @@ class Registry {
   NamespaceState ns_;
   std::vector<std::unique_ptr<Queue>> slots_;    // kIpcmni entries, nullptr when free
   std::unordered_map<std::int32_t, int> by_key_;  // key -> slot, keyed queues only
+  std::unordered_map<std::uint32_t, std::uint32_t> by_cuid_;  // cuid -> live queues (> 0)
   int in_use_ = 0;
   int max_idx_ = -1;      // highest slot in use, -1 when none
   int last_idx_ = -1;     // ids->last_idx: the previous slot handed out

@@ -9,6 +9,11 @@ namespace sysvmq::server {
 
 namespace {
 std::int32_t status_of(core::Errc e) { return static_cast<std::int32_t>(e); }
+
+std::shared_ptr<spdlog::logger> log() {
+  static auto l = spdlog::get("server") ? spdlog::get("server") : spdlog::default_logger();
+  return l;
+}
 }  // namespace
 
 void Server::dispatch(Session& s, const Incoming& h, proto::Request&& req) {
@@ -72,7 +77,17 @@ void Server::handle_hello(Session& s, const Incoming& h, const proto::HelloReque
 }
 
 void Server::handle_msgget(Session& s, const Incoming& h, const proto::MsggetRequest& r) {
-  auto out = registry_.msgget(caller_for(s, h.flags), r.key, r.msgflg, now_coarse());
+  const core::Caller& who = caller_for(s, h.flags);
+  auto out = registry_.msgget(who, r.key, r.msgflg, now_coarse());
+  const std::uint32_t per_uid = registry_.limits().max_queues_per_uid;
+  if (out.error() == core::Errc::enospc && per_uid != 0 &&
+      registry_.queues_created_by(who.uid) >= per_uid) {
+    ++counters_.queues_refused_per_uid;
+    if (s.log_limit_once(Session::LimitLogged::queues))
+      log()->warn("session {}: msgget refused, uid {} created {} queues, the limit "
+                  "(max_queues_per_uid); answered ENOSPC ({})",
+                  s.id(), who.uid, per_uid, s.describe());
+  }
   s.send(h, proto::MsggetReply{status_of(out.error()), out.ok() ? out.value() : -1});
 }
 
@@ -85,6 +100,7 @@ void Server::handle_msgsnd(Session& s, const Incoming& h, proto::MsgsndRequest&&
   args.text = std::move(r.text);
   args.text_fault = r.text_state == proto::TextState::fault;
   args.text_too_large = r.text_state == proto::TextState::omitted;
+  const bool args_too_large = args.text_too_large;  // its ENOMEM is not the quota's
 
   if (h.flags & proto::kFlagOnCredit) {
     // Complete since it was published: applied, never answered. The ledger, not the
@@ -115,9 +131,17 @@ void Server::handle_msgsnd(Session& s, const Incoming& h, proto::MsgsndRequest&&
   if (registry_.quota_blocked_by_reservations(args.text.size())) revoke_all_credit();
   auto out = registry_.msgsnd(caller_for(s, h.flags), std::move(args), now_coarse());
   if (out.parked()) {
-    park(s, h, out.waiter(), r.msqid, r.msgflg, r.msgsz);
-    revoke_credit_on(r.msqid);  // a parked sender comes before any promise
+    if (park(s, h, out.waiter(), r.msqid, r.msgflg, r.msgsz))
+      revoke_credit_on(r.msqid);  // a parked sender comes before any promise
     return;
+  }
+  if (out.error() == core::Errc::enomem && !args_too_large) {
+    ++counters_.sends_refused_quota;
+    if (s.log_limit_once(Session::LimitLogged::quota))
+      log()->warn(
+          "session {}: msgsnd refused, {} queued bytes is the limit (max_queued_bytes); "
+          "answered ENOMEM ({})",
+          s.id(), registry_.limits().max_queued_bytes, s.describe());
   }
   if (out.ok() && h.channel == Channel::ring) maybe_grant(s, r.msqid);
   // A leased queue's receiver is lent the new message by the ring poller.

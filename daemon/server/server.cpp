@@ -71,11 +71,7 @@ void Server::accept_next() {
       log()->info("accept works again after {} failure(s) in all", counters_.accept_failures);
     }
     ++counters_.connections_total;
-    if (sessions_.size() >= options_.max_connections) {
-      ++counters_.connections_refused;
-      log()->warn("connection refused: {} connections is the limit", options_.max_connections);
-      boost::system::error_code ignored;
-      socket.close(ignored);
+    if (refuse_if_over_limits(socket)) {
       accept_next();
       return;
     }
@@ -101,8 +97,13 @@ void Server::accept_next() {
     starved_logged_ = false;
     const std::uint64_t id = next_session_id_++;
     auto session = std::make_shared<Session>(*this, std::move(socket), id, std::move(peer),
-                                             options_.max_frame_bytes, options_.max_output_bytes);
+                                             options_.max_frame_bytes, options_.max_output_bytes,
+                                             options_.frame_deadline);
     sessions_.emplace(id, session);
+    const std::uint32_t uid = session->peer().caller.uid;
+    ++connections_by_uid_[uid];
+    total_refusal_logged_ = false;  // the next refusal starts a new episode: logged again
+    uid_refusal_logged_.erase(uid);
     log()->debug("session {} opened ({})", id, session->describe());
     session->start();
     accept_next();
@@ -138,6 +139,55 @@ void Server::close_remaining_sessions() {
   std::vector<std::shared_ptr<Session>> all;
   for (auto& [id, s] : sessions_) all.push_back(s);
   for (auto& s : all) s->close("the daemon is exiting");
+}
+
+namespace {
+// PROTOCOL.md "HELLO": a refused client learns why before the close — a HELLO reply it
+// has not asked for yet, request_id 0, status EAGAIN ("try again later"). A fresh
+// socket's buffer always takes these 40 bytes; if it did not, the client sees the close.
+void refuse(Session::Socket& socket, const proto::HelloReply& reply) {
+  proto::Bytes frame;
+  proto::encode_reply(0, reply, frame);
+  [[maybe_unused]] const ssize_t n =
+      ::send(socket.native_handle(), frame.data(), frame.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  boost::system::error_code ignored;
+  socket.close(ignored);
+}
+}  // namespace
+
+bool Server::refuse_if_over_limits(Session::Socket& socket) {
+  const bool total = sessions_.size() >= options_.max_connections;
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  bool per_uid = false;
+  if (!total && options_.max_connections_per_uid != 0 &&
+      ::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+    const auto it = connections_by_uid_.find(cred.uid);
+    per_uid = it != connections_by_uid_.end() && it->second >= options_.max_connections_per_uid;
+  }
+  if (!total && !per_uid) return false;
+  // Logged once per episode: a client retrying in a loop writes one line, not thousands.
+  if (total) {
+    ++counters_.connections_refused;
+    if (!std::exchange(total_refusal_logged_, true))
+      log()->warn("connection refused: {} connections is the limit (max_connections); "
+                  "refusals counted in stats until one is accepted again",
+                  options_.max_connections);
+  } else {
+    ++counters_.connections_refused_per_uid;
+    if (uid_refusal_logged_.insert(cred.uid).second)
+      log()->warn("connection refused: uid {} holds {} connections, the limit "
+                  "(max_connections_per_uid) (pid={})",
+                  cred.uid, options_.max_connections_per_uid, cred.pid);
+  }
+  proto::HelloReply reply;
+  reply.status = static_cast<std::int32_t>(core::Errc::eagain);
+  reply.msgmax = registry_.limits().msgmax;
+  reply.msgmnb = registry_.limits().msgmnb;
+  reply.msgmni = registry_.limits().msgmni;
+  reply.max_frame_bytes = options_.max_frame_bytes;
+  refuse(socket, reply);
+  return true;
 }
 
 void Server::stop() {
@@ -195,11 +245,34 @@ void Server::on_frame(Session& s, const proto::FrameHeader& h, std::span<const s
   deliver_completions();
 }
 
-void Server::park(Session& s, const Incoming& h, core::WaiterId w, int msqid, int msgflg,
+bool Server::park(Session& s, const Incoming& h, core::WaiterId w, int msqid, int msgflg,
                   std::int64_t msgsz) {
   const auto op = static_cast<proto::Opcode>(h.opcode);
+  const std::uint32_t cap = options_.max_parked_per_connection;
+  if (cap != 0 && s.parked().size() >= cap) {
+    // Not in Linux: a connection may not hold more than max_parked_per_connection parked
+    // calls (each one is daemon memory). The call is withdrawn at once — nothing happened
+    // in between, so it never parked — and answered as the byte quota is (SEMANTICS.md
+    // 2.13): msgop(2), "ENOMEM The system does not have enough memory to make a copy of
+    // the message pointed to by msgp" — the daemon will not hold this call for you.
+    // Never EAGAIN: a msgsnd would take it for a full queue under IPC_NOWAIT.
+    registry_.cancel(w);
+    ++counters_.parks_refused;
+    if (s.log_limit_once(Session::LimitLogged::parked))
+      log()->warn("session {}: call not parked, {} parked calls is the limit "
+                  "(max_parked_per_connection); answered ENOMEM ({})",
+                  s.id(), cap, s.describe());
+    const auto enomem = static_cast<std::int32_t>(core::Errc::enomem);
+    if (op == proto::Opcode::msgsnd) {
+      s.send(h, proto::MsgsndReply{enomem});
+    } else {
+      s.send(h, proto::MsgrcvReply{enomem, 0, {}});
+    }
+    return false;
+  }
   s.parked().emplace(h.request_id, ParkedCall{w, op, h.channel});
   routes_.emplace(w, Route{s.weak_from_this(), h, op, msqid, msgflg, msgsz});
+  return true;
 }
 
 namespace {
@@ -540,7 +613,11 @@ void Server::on_session_closed(Session& s, std::deque<std::pair<int, core::Messa
     registry_.restore(msqid, std::move(msg), now);
     ++counters_.messages_restored;
   }
-  sessions_.erase(s.id());
+  // Called again for a reply that reaches a closed session: count the close once.
+  if (sessions_.erase(s.id()) != 0) {
+    auto it = connections_by_uid_.find(s.peer().caller.uid);
+    if (it != connections_by_uid_.end() && --it->second == 0) connections_by_uid_.erase(it);
+  }
   std::erase_if(ring_sessions_, [](const auto& r) { return r->closed(); });
   deliver_completions();
 }
@@ -564,8 +641,10 @@ void Server::settle_pending_input(Session& current) {
 void Server::set_limits(const proto::Limits& limits, const core::Caller& by) {
   revoke_all_credit();  // credit was promised under the old msgmax and quota
   registry_.set_limits(limits);
-  log()->info("limits set by ADMIN: msgmax {}, msgmnb {}, msgmni {} (uid={} pid={})",
-              limits.msgmax, limits.msgmnb, limits.msgmni, by.uid, by.process.host_pid);
+  log()->info("limits set by ADMIN: msgmax {}, msgmnb {}, msgmni {}, max_queues_per_uid {} "
+              "(uid={} pid={})",
+              limits.msgmax, limits.msgmnb, limits.msgmni, limits.max_queues_per_uid, by.uid,
+              by.process.host_pid);
 }
 
 const core::Caller& Server::caller_for(Session& s, std::uint16_t flags) const {

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "daemon/core/registry.hpp"
@@ -26,16 +27,31 @@ struct ServerOptions {
   proto::Limits limits;
   std::uint32_t max_frame_bytes = proto::kDefaultMaxFrameBytes;
   std::uint32_t max_connections = 4096;
+  std::uint32_t max_connections_per_uid = 1024;   // 0: only the total counts
+  std::uint32_t max_parked_per_connection = 64;   // 0: no cap
+  // A started frame must be complete within this (0: no deadline); never applies to a
+  // connection idle between frames or waiting for a parked call.
+  std::chrono::milliseconds frame_deadline{10000};
   std::size_t max_output_bytes = 4u << 20;  // per session, before reading pauses
   CredentialPolicy credentials;
   bool fast_path = true;            // answer RING_SETUP (PROTOCOL.md "Rings")
   std::uint64_t ring_bytes = 64 * 1024;  // per ring, a power of two
 };
 
+// Each limit's refusals are counted here (shown by ADMIN stats) and logged once per
+// session (or, for refused connections, once until a connection is accepted again).
 struct ServerCounters {
   std::uint64_t connections_total = 0;
-  std::uint64_t connections_refused = 0;
   std::uint64_t accept_failures = 0;  // failed accept() calls, e.g. EMFILE (each retried)
+  // max_connections, and connections whose peer could not be read for lack of descriptors
+  std::uint64_t connections_refused = 0;
+  std::uint64_t connections_refused_per_uid = 0;  // max_connections_per_uid
+  std::uint64_t queues_refused_per_uid = 0;       // max_queues_per_uid (ENOSPC)
+  std::uint64_t sends_refused_quota = 0;          // max_queued_bytes (ENOMEM)
+  std::uint64_t parks_refused = 0;                // max_parked_per_connection (ENOMEM)
+  std::uint64_t frames_too_large = 0;             // max_frame_bytes: connection closed
+  std::uint64_t frame_deadline_closes = 0;        // frame_deadline_ms
+  std::uint64_t output_pauses = 0;                // max_output_bytes: reading paused
   std::uint64_t requests_total = 0;
   std::uint64_t sessions_closed_bad_input = 0;
   std::uint64_t messages_restored = 0;
@@ -98,6 +114,7 @@ class Server {
   const core::Registry& registry() const { return registry_; }
   const ServerOptions& options() const { return options_; }
   const ServerCounters& counters() const { return counters_; }
+  ServerCounters& counters() { return counters_; }  // sessions count their limits
   std::size_t session_count() const { return sessions_.size(); }
   std::size_t ring_session_count() const { return ring_sessions_.size(); }
   std::chrono::steady_clock::time_point started() const { return started_; }
@@ -118,6 +135,9 @@ class Server {
   std::uint64_t activity() const {
     return counters_.requests_total + counters_.receives_on_lease + counters_.messages_restored;
   }
+  // max_connections, max_connections_per_uid: true when `socket` was refused (told
+  // EAGAIN, closed, counted, logged once per episode).
+  bool refuse_if_over_limits(Session::Socket& socket);
   void dispatch(Session& s, const Incoming& h, proto::Request&& req);
   void handle_hello(Session& s, const Incoming& h, const proto::HelloRequest& r);
   void handle_msgget(Session& s, const Incoming& h, const proto::MsggetRequest& r);
@@ -127,7 +147,9 @@ class Server {
   void handle_cancel(Session& s, const Incoming& h);
   void handle_admin(Session& s, const Incoming& h, const proto::AdminRequest& r);
   void handle_ring_setup(Session& s, const Incoming& h);
-  void park(Session& s, const Incoming& h, core::WaiterId w, int msqid, int msgflg,
+  // Records a call the core parked; false when max_parked_per_connection refused it
+  // (then it was withdrawn and answered ENOMEM).
+  bool park(Session& s, const Incoming& h, core::WaiterId w, int msqid, int msgflg,
             std::int64_t msgsz);
 
   // The ring poller (PROTOCOL.md "Waiting"): while rings are busy the daemon's thread
@@ -167,6 +189,9 @@ class Server {
   ServerOptions options_;
   core::Registry registry_;
   std::unordered_map<std::uint64_t, std::shared_ptr<Session>> sessions_;
+  std::unordered_map<std::uint32_t, std::uint32_t> connections_by_uid_;  // open, > 0
+  bool total_refusal_logged_ = false;             // since the last accepted connection
+  std::unordered_set<std::uint32_t> uid_refusal_logged_;  // likewise, per uid
   std::unordered_map<core::WaiterId, Route> routes_;
   std::vector<std::shared_ptr<Session>> ring_sessions_;
   std::vector<std::shared_ptr<Session>> credited_;  // sessions whose ledger is not empty

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include <boost/asio/error.hpp>
+#include <boost/asio/post.hpp>
 
 #include "daemon/server/server.hpp"
 
@@ -16,6 +17,9 @@ namespace {
 constexpr std::size_t kReadChunk = 64 * 1024;
 // Bytes read per wake-up before yielding to other sessions.
 constexpr std::size_t kReadBudget = 1024 * 1024;
+// Bytes read (and not run) from a ring client's socket while its replies are over
+// max_output_bytes: enough for its DOORBELLs, bounded for one that floods.
+constexpr std::size_t kPausedReadCap = 64 * 1024;
 
 std::size_t approx_size(const proto::Reply& r) {
   if (auto* m = std::get_if<proto::MsgrcvReply>(&r)) return 32 + m->text.size();
@@ -30,13 +34,16 @@ std::shared_ptr<spdlog::logger> log() {
 }  // namespace
 
 Session::Session(Server& server, Socket socket, std::uint64_t id, PeerCredentials peer,
-                 std::uint32_t max_frame_bytes, std::size_t max_output_bytes)
+                 std::uint32_t max_frame_bytes, std::size_t max_output_bytes,
+                 std::chrono::milliseconds frame_deadline)
     : server_(server),
       socket_(std::move(socket)),
       id_(id),
       peer_(std::move(peer)),
       decoder_(max_frame_bytes),
       max_output_bytes_(max_output_bytes),
+      frame_deadline_(frame_deadline),
+      frame_timer_(socket_.get_executor()),
       ring_decoder_(max_frame_bytes) {}
 
 std::string Session::describe() const {
@@ -54,9 +61,85 @@ void Session::start() {
   arm_read();
 }
 
+bool Session::output_full() {
+  if (queued_bytes_ <= max_output_bytes_) return false;
+  if (!input_paused_) {
+    input_paused_ = true;
+    ++server_.counters().output_pauses;
+    if (log_limit_once(LimitLogged::output))
+      log()->warn("session {}: {} bytes of replies unread, more than max_output_bytes {}; "
+                  "reading paused until the client reads ({})",
+                  id_, queued_bytes_, max_output_bytes_, describe());
+  }
+  return true;
+}
+
+void Session::maybe_resume() {
+  // Half the bound: a client that reads a little at a time is not woken per reply.
+  if (!input_paused_ || resume_posted_ || closed_ || queued_bytes_ > max_output_bytes_ / 2)
+    return;
+  resume_posted_ = true;
+  boost::asio::post(socket_.get_executor(), [self = shared_from_this()] { self->resume_input(); });
+}
+
+void Session::resume_input() {
+  resume_posted_ = false;
+  if (closed_ || closing_after_writes_ || queued_bytes_ > max_output_bytes_ / 2) return;
+  input_paused_ = false;
+  // Frames read before the pause first: the socket may have nothing more to say.
+  if (!draining_) {
+    draining_ = true;
+    const bool ran = run_socket_frames();
+    draining_ = false;
+    watch_partial_frame(ran);
+  }
+  if (ring_ && !closed_) service_ring();
+  drain_input();
+  arm_read();
+}
+
+void Session::watch_partial_frame(bool new_partial) {
+  if (frame_deadline_.count() == 0 || closed_) return;
+  if (decoder_.pending_bytes() == 0) {
+    if (frame_timer_armed_) frame_timer_.cancel();  // once per partial frame, not per frame
+    return;
+  }
+  if (new_partial) partial_since_ = std::chrono::steady_clock::now();
+  if (frame_timer_armed_) return;  // its handler looks at partial_since_
+  frame_timer_armed_ = true;
+  frame_timer_.expires_at(partial_since_ + frame_deadline_);
+  frame_timer_.async_wait(
+      [self = shared_from_this()](boost::system::error_code ec) { self->on_frame_deadline(ec); });
+}
+
+void Session::on_frame_deadline(boost::system::error_code ec) {
+  frame_timer_armed_ = false;
+  if (closed_ || closing_after_writes_ || decoder_.pending_bytes() == 0) return;
+  const auto now = std::chrono::steady_clock::now();
+  // While the daemon itself does not read (output_full), the client is not late.
+  if (input_paused_) partial_since_ = now;
+  if (ec == boost::asio::error::operation_aborted || input_paused_ ||
+      now < partial_since_ + frame_deadline_) {
+    frame_timer_armed_ = true;
+    frame_timer_.expires_at(partial_since_ + frame_deadline_);
+    frame_timer_.async_wait(
+        [self = shared_from_this()](boost::system::error_code e) { self->on_frame_deadline(e); });
+    return;
+  }
+  ++server_.counters().frame_deadline_closes;
+  close("frame not finished within frame_deadline_ms " + std::to_string(frame_deadline_.count()) +
+            " (" + std::to_string(decoder_.pending_bytes()) + " bytes of it arrived)",
+        true);
+}
+
 void Session::arm_read() {
   if (read_armed_ || closed_ || closing_after_writes_) return;
-  if (queued_bytes_ > max_output_bytes_) return;  // resumes when flush() catches up
+  if (output_full()) {
+    // Resumes when flush() catches up. A ring client tells of room it made in its
+    // completion ring only by a DOORBELL on the socket, so its socket is still read
+    // meanwhile — up to kPausedReadCap, nothing run — and each read looks at the rings.
+    if (!ring_ || decoder_.pending_bytes() >= kPausedReadCap) return;
+  }
   read_armed_ = true;
   socket_.async_wait(Socket::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
     self->read_armed_ = false;
@@ -65,16 +148,35 @@ void Session::arm_read() {
       self->close("wait failed: " + ec.message());
       return;
     }
-    self->drain_input();
+    if (self->input_paused_) {
+      self->read_while_paused();
+    } else {
+      self->drain_input();
+    }
     self->arm_read();
   });
+}
+
+void Session::read_while_paused() {
+  while (!closed_ && decoder_.pending_bytes() < kPausedReadCap) {
+    boost::system::error_code ec;
+    const auto room = decoder_.prepare(kReadChunk);
+    const std::size_t n = socket_.read_some(boost::asio::buffer(room.data(), room.size()), ec);
+    if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) break;
+    if (ec) {
+      close(ec == boost::asio::error::eof ? "peer closed the connection" : "read failed: " + ec.message());
+      return;
+    }
+    decoder_.commit(n);
+  }
+  if (!closed_) service_ring();  // writes the completions that now fit; may resume
 }
 
 void Session::drain_input() {
   if (closed_ || closing_after_writes_ || draining_) return;
   draining_ = true;
   std::size_t budget = kReadBudget;
-  while (!closed_ && budget > 0) {
+  while (!closed_ && budget > 0 && !output_full()) {
     boost::system::error_code ec;
     const auto room = decoder_.prepare(kReadChunk);
     const std::size_t n = socket_.read_some(boost::asio::buffer(room.data(), room.size()), ec);
@@ -89,35 +191,47 @@ void Session::drain_input() {
       close("read failed: " + ec.message());
       return;
     }
+    const bool was_empty = decoder_.pending_bytes() == 0;
     decoder_.commit(n);
     budget -= std::min(budget, n);
-    run_socket_frames();
+    const bool ran = run_socket_frames();
+    // A part of a frame that began with this read starts the deadline's clock.
+    watch_partial_frame(ran || was_empty);
     if (closing_after_writes_) break;
   }
   draining_ = false;
 }
 
-void Session::run_socket_frames() {
+bool Session::run_socket_frames() {
   proto::FrameDecoder::Frame frame;
   std::string why;
+  bool ran = false;
   while (!closed_ && !closing_after_writes_) {
     // Whatever the client published in its ring before these socket bytes comes first.
     if (ring_has_input()) service_ring();
     if (closed_ || closing_after_writes_) break;
+    // A client that pipelines requests and never reads: its next frame waits (within one
+    // read, too — a read of MSG_COPY requests would otherwise multiply into replies).
+    if (output_full()) break;
     const auto st = decoder_.next(frame, why);
     if (st == proto::FrameDecoder::Status::need_more) break;
     if (st == proto::FrameDecoder::Status::bad) {
+      ++server_.counters().sessions_closed_bad_input;
+      if (decoder_.too_large()) ++server_.counters().frames_too_large;  // max_frame_bytes
       close("bad frame: " + why, true);
-      return;
+      return ran;
     }
+    ran = true;
     server_.on_frame(*this, frame.header, frame.body, Channel::socket);
   }
+  return ran;
 }
 
 bool Session::service_ring(bool all_published) {
   if (!ring_ || closed_ || servicing_ring_) return false;
   if (closing_after_writes_ && !all_published) return false;
   servicing_ring_ = true;
+  running_all_published_ = all_published;
   bool work = false;
   if (!ring_out_.empty()) {
     const std::size_t before = ring_out_.size();
@@ -133,6 +247,7 @@ bool Session::service_ring(bool all_published) {
     std::size_t copied = 0;
     if (!ring_->drain(ring_decoder_, copied)) {
       servicing_ring_ = false;
+      running_all_published_ = false;
       close("submission ring tail out of range", true);
       return true;
     }
@@ -143,6 +258,7 @@ bool Session::service_ring(bool all_published) {
   }
   if (!closed_) run_ring_frames();  // a bad decoder closes here
   servicing_ring_ = false;
+  running_all_published_ = false;
   return work;
 }
 
@@ -152,6 +268,10 @@ void Session::run_ring_frames() {
   proto::FrameDecoder::Frame frame;
   std::string why;
   while (!closed_) {
+    // Replies pile up unread: the rest waits in the decoder (at most two rings' worth),
+    // except when every published entry must run now (credit being revoked).
+    if (!running_all_published_ && !credit_only_ && !closing_after_writes_ && output_full())
+      break;
     const auto st = ring_decoder_.next(frame, why);
     if (st == proto::FrameDecoder::Status::need_more) break;
     if (st == proto::FrameDecoder::Status::bad) {
@@ -194,6 +314,7 @@ void Session::flush_ring() {
     ring_out_.pop_front();
     wrote = true;
   }
+  if (wrote) maybe_resume();
   // The client said it sleeps until told: one WAKE notice on the socket.
   if (wrote && !closed_ && ring_->take_client_waiting()) {
     queued_bytes_ += approx_size(proto::WakeNotice{});
@@ -256,7 +377,13 @@ void Session::flush() {
     }
     written_ += n;
   }
-  if (!closed_ && queued_bytes_ <= max_output_bytes_ / 2) arm_read();
+  if (!closed_ && queued_bytes_ <= max_output_bytes_ / 2) {
+    if (input_paused_) {
+      maybe_resume();
+    } else {
+      arm_read();
+    }
+  }
   maybe_finish_close();
 }
 
@@ -325,6 +452,7 @@ void Session::close(const std::string& reason, bool fault) {
   }
   closed_ = true;
   auto self = shared_from_this();  // keep alive through the server's bookkeeping
+  if (frame_timer_armed_) frame_timer_.cancel();
   if (fault) {
     log()->warn("session {} closed: {} ({})", id_, reason, describe());
   } else {

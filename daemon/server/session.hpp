@@ -6,6 +6,8 @@
 #pragma once
 
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -72,7 +74,24 @@ class Session : public std::enable_shared_from_this<Session> {
   using Socket = boost::asio::local::stream_protocol::socket;
 
   Session(Server& server, Socket socket, std::uint64_t id, PeerCredentials peer,
-          std::uint32_t max_frame_bytes, std::size_t max_output_bytes);
+          std::uint32_t max_frame_bytes, std::size_t max_output_bytes,
+          std::chrono::milliseconds frame_deadline);
+
+  // The limits a session logs at most once (a client that hits one in a loop writes one
+  // line; the counters in ServerCounters count every time).
+  enum class LimitLogged : std::uint8_t {
+    queues = 1 << 0,   // max_queues_per_uid
+    quota = 1 << 1,    // max_queued_bytes
+    parked = 1 << 2,   // max_parked_per_connection
+    output = 1 << 3,   // max_output_bytes
+  };
+  // True the first time `which` is hit on this session: log it then.
+  bool log_limit_once(LimitLogged which) {
+    const auto bit = static_cast<std::uint8_t>(which);
+    if (limits_logged_ & bit) return false;
+    limits_logged_ |= bit;
+    return true;
+  }
 
   void start();
 
@@ -136,10 +155,23 @@ class Session : public std::enable_shared_from_this<Session> {
   };
 
   void arm_read();
+  // max_output_bytes: true (and reading stops) while the replies not yet written exceed
+  // it; counted and logged once when it first happens.
+  bool output_full();
+  // Reading stopped on output_full() and the client has since read enough: run the frames
+  // already buffered, then read again. Posted, never run inside a send.
+  void resume_input();
+  void maybe_resume();
+  // Reading while paused (a ring client's DOORBELLs): bytes kept, nothing run.
+  void read_while_paused();
+  // The frame deadline (PROTOCOL.md "Limits"): armed only while part of a frame is
+  // buffered, so an idle connection or one waiting for a parked call never has it.
+  void watch_partial_frame(bool frame_completed);
+  void on_frame_deadline(boost::system::error_code ec);
   void flush();
   // Writes as many ring replies as fit; wakes the client if it sleeps.
   void flush_ring();
-  void run_socket_frames();
+  bool run_socket_frames();  // true when it ran any frame
   void run_ring_frames();
   std::size_t write_with_fd(const std::byte* data, std::size_t n, boost::system::error_code& ec);
   void arm_write();
@@ -151,6 +183,13 @@ class Session : public std::enable_shared_from_this<Session> {
   PeerCredentials peer_;
   proto::FrameDecoder decoder_;
   std::size_t max_output_bytes_;
+  std::chrono::milliseconds frame_deadline_;
+  boost::asio::steady_timer frame_timer_;
+  bool frame_timer_armed_ = false;
+  std::chrono::steady_clock::time_point partial_since_;  // when the buffered part began
+  bool input_paused_ = false;     // output_full() stopped reading or running frames
+  bool resume_posted_ = false;
+  std::uint8_t limits_logged_ = 0;  // LimitLogged bits
 
   std::deque<Outgoing> out_;         // replies not yet started
   proto::Bytes writing_;             // the reply being written
@@ -179,6 +218,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool closed_ = false;
   bool draining_ = false;
   bool servicing_ring_ = false;
+  bool running_all_published_ = false;  // service_ring(true): every entry runs now
   bool credit_only_ = false;  // closing: run only entries already paid for with credit
   CreditLedger credit_;
   LeaseLedger lease_;

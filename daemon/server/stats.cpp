@@ -49,6 +49,13 @@ json stats_json(const Server& s) {
               {"connections_total", c.connections_total},
               {"connections_refused", c.connections_refused},
               {"accept_failures", c.accept_failures},
+              {"connections_refused_per_uid", c.connections_refused_per_uid},
+              {"queues_refused_per_uid", c.queues_refused_per_uid},
+              {"sends_refused_quota", c.sends_refused_quota},
+              {"parks_refused", c.parks_refused},
+              {"frames_too_large", c.frames_too_large},
+              {"frame_deadline_closes", c.frame_deadline_closes},
+              {"output_pauses", c.output_pauses},
               {"requests_total", c.requests_total},
               {"sessions_closed_bad_input", c.sessions_closed_bad_input},
               {"messages_restored", c.messages_restored},
@@ -101,23 +108,39 @@ json limits_json(const Server& s) {
               {"msgmnb", l.msgmnb},
               {"msgmni", l.msgmni},
               {"max_queued_bytes", l.max_queued_bytes},
+              {"max_queues_per_uid", l.max_queues_per_uid},
               {"max_connections", o.max_connections},
-              {"max_frame_bytes", o.max_frame_bytes}};
+              {"max_connections_per_uid", o.max_connections_per_uid},
+              {"max_frame_bytes", o.max_frame_bytes},
+              {"max_parked_per_connection", o.max_parked_per_connection},
+              {"frame_deadline_ms", o.frame_deadline.count()},
+              {"max_output_bytes", o.max_output_bytes}};
 }
 
-// {"op":"set_limits", "msgmax":N, "msgmnb":N, "msgmni":N}, any subset of the three;
-// the others keep their values. Checked as the config file's "limits" are
+// {"op":"set_limits", "msgmax":N, "msgmnb":N, "msgmni":N, "max_queues_per_uid":N}, any
+// subset; the others keep their values. Checked as the config file's "limits" are
 // (daemon/config.cpp); nothing changes unless every value is good.
 AdminQuery parse_set_limits(const json& req) {
   SetLimitsQuery q;
   for (const auto& [key, value] : req.items()) {
     if (key == "op") continue;
+    if (key == "max_queues_per_uid") {
+      // As the config file's limits.max_queues_per_uid: 0 (no cap) .. IPCMNI.
+      if (!value.is_number_integer() || value.get<std::int64_t>() < 0 ||
+          value.get<std::int64_t>() > proto::kIpcmni)
+        return BadAdminQuery{"set_limits: \"max_queues_per_uid\" must be an integer between 0 "
+                             "and " + std::to_string(proto::kIpcmni),
+                             true};
+      q.max_queues_per_uid = static_cast<std::uint32_t>(value.get<std::int64_t>());
+      continue;
+    }
     std::optional<std::int32_t>* field = key == "msgmax"   ? &q.msgmax
                                          : key == "msgmnb" ? &q.msgmnb
                                          : key == "msgmni" ? &q.msgmni
                                                            : nullptr;
     if (field == nullptr)
-      return BadAdminQuery{"set_limits: unknown key \"" + key + "\" (msgmax, msgmnb, msgmni)",
+      return BadAdminQuery{"set_limits: unknown key \"" + key +
+                               "\" (msgmax, msgmnb, msgmni, max_queues_per_uid)",
                            true};
     // Rule 1.11's bounds: 0..INT_MAX, and msgmni at most IPCMNI (32768).
     const std::int64_t hi = key == "msgmni" ? proto::kIpcmni : INT_MAX;
@@ -142,6 +165,7 @@ proto::AdminReply answer_set_limits(Server& server, const core::Caller& who,
   if (q.msgmax) limits.msgmax = *q.msgmax;
   if (q.msgmnb) limits.msgmnb = *q.msgmnb;
   if (q.msgmni) limits.msgmni = *q.msgmni;
+  if (q.max_queues_per_uid) limits.max_queues_per_uid = *q.max_queues_per_uid;
   const std::uint64_t need = static_cast<std::uint64_t>(limits.msgmax) + proto::kMsgsndFixedBytes;
   if (need > server.options().max_frame_bytes)
     return admin_error_reply("set_limits: msgmax " + std::to_string(limits.msgmax) +

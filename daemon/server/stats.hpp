@@ -24,12 +24,13 @@ struct StatsQuery {};
 struct QueuesQuery {};
 struct LimitsQuery {};
 // {"op":"set_limits", ...}: the values given, each within Rule 1.11's bounds (msgmni
-// 0..32768, the others 0..INT_MAX). Whether msgmax fits max_frame_bytes depends on the
+// 0..32768, the others 0..INT_MAX), and the daemon's max_queues_per_uid (0..32768). Whether msgmax fits max_frame_bytes depends on the
 // server and is checked by answer_admin.
 struct SetLimitsQuery {
   std::optional<std::int32_t> msgmax;
   std::optional<std::int32_t> msgmnb;
   std::optional<std::int32_t> msgmni;
+  std::optional<std::uint32_t> max_queues_per_uid;  // 0 (no cap) .. 32768
 };
 // A request answered with EINVAL and {"error": why}. For a set_limits request with bad
 // keys or values (`set_limits` true), answer_admin checks CAP_SYS_ADMIN first: a caller

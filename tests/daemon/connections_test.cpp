@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -55,8 +56,11 @@ TEST(Connections, TwoThousandClientsAndTheDaemonStillAnswersAProbe) {
   ASSERT_TRUE(raise_nofile(kClients + 256)) << "cannot raise RLIMIT_NOFILE";
   TempDir dir;
   const auto sock = dir.file("s.sock");
+  // One uid opens them all: the per-uid cap (1024 by default) is lifted for this test.
+  const auto config = dir.file("sysvmqd.json");
+  std::ofstream(config) << R"({"limits": {"max_connections_per_uid": 0}})";
   DaemonProcess::Options o;
-  o.args = {"--socket", sock};
+  o.args = {"--socket", sock, "--config", config};
   o.in_child = [] {
     rlimit r{kClients + 256, kClients + 256};
     ::setrlimit(RLIMIT_NOFILE, &r);

@@ -113,6 +113,22 @@ TEST_F(SetLimits, MsgmniAloneCapsTheNumberOfQueues) {
   EXPECT_EQ(limits()["msgmax"], 8192);
 }
 
+TEST_F(SetLimits, MaxQueuesPerUidCapsOneCreatorFromNowOn) {
+  auto c = client();
+  ASSERT_EQ(call<proto::MsggetReply>(*c, proto::MsggetRequest{0, 0600}).status, 0);
+  const auto reply = admin(*c, R"({"op":"set_limits","max_queues_per_uid":2})");
+  ASSERT_EQ(reply.status, 0) << reply.json;
+  EXPECT_EQ(json::parse(reply.json)["max_queues_per_uid"], 2);
+  EXPECT_EQ(json::parse(reply.json)["msgmni"], 32000) << "a key not given keeps its value";
+  EXPECT_EQ(call<proto::MsggetReply>(*c, proto::MsggetRequest{0, 0600}).status, 0);
+  EXPECT_EQ(call<proto::MsggetReply>(*c, proto::MsggetRequest{0, 0600}).status, 28)  // ENOSPC
+      << "the queue made before the cap counts";
+  ASSERT_EQ(admin(*c, R"({"op":"set_limits","max_queues_per_uid":0})").status, 0);
+  EXPECT_EQ(call<proto::MsggetReply>(*c, proto::MsggetRequest{0, 0600}).status, 0)
+      << "0: no cap";
+  EXPECT_EQ(limits()["max_queues_per_uid"], 0);
+}
+
 TEST_F(SetLimits, BadValuesAreEinvalAndChangeNothing) {
   auto c = client();
   const json before = limits();
@@ -124,6 +140,9 @@ TEST_F(SetLimits, BadValuesAreEinvalAndChangeNothing) {
            R"({"op":"set_limits","msgmax":"16"})",
            R"({"op":"set_limits","msgmax":1.5})",
            R"({"op":"set_limits","msgmax":16,"msgtql":5})",
+           R"({"op":"set_limits","max_queues_per_uid":-1})",
+           R"({"op":"set_limits","max_queues_per_uid":32769})",
+           R"({"op":"set_limits","max_queues_per_uid":"2"})",
            // msgmax must leave a MSGSND frame within max_frame_bytes (65600 - 32).
            R"({"op":"set_limits","msgmax":65569})",
        }) {

@@ -180,6 +180,7 @@ TEST_F(ByteQuota, RefusesWithEnomemAcrossQueuesAndNeverBlocks) {
   MsgBuf in;
   ASSERT_EQ(sysvmq_msgrcv(a.id(), &in, sizeof in.mtext, 0, 0), 60);
   EXPECT_EQ(sysvmq_msgsnd(b.id(), &m, 60, 0), 0) << "room again once a message left";
+  EXPECT_EQ(stats().value("sends_refused_quota", -1), 1) << "each refusal is counted";
 }
 
 }  // namespace

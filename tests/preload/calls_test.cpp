@@ -6,6 +6,7 @@
 #include <sys/un.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "tests/preload/preload_util.hpp"
 
@@ -192,6 +193,25 @@ TEST_F(DaemonMissingTest, TheDefaultPathSuggestsTheVariable) {
   EXPECT_EQ(r.err,
             "sysvmq: cannot reach sysvmqd at /run/sysvmq/sysvmq.sock: No such file or directory "
             "(set SYSVMQ_SOCKET)\n");
+}
+
+// A daemon over its connection limit refuses the connection: every call fails with
+// EAGAIN ("try again later"), and one stderr line says why — not "cannot reach".
+TEST_F(PreloadCallsTest, ARefusedConnectionIsEagainAndOneLineSaysWhy) {
+  const std::string conf = daemon_.dir() + "/one.json";
+  std::ofstream(conf) << R"({"limits": {"max_connections": 1}})";
+  ASSERT_TRUE(daemon_.stop().has_value());
+  std::string why;
+  ASSERT_TRUE(daemon_.start(why, {"--config", conf})) << why;
+  // The one connection there is room for (once the daemon has seen start()'s probe go).
+  Client holder(sock());
+  ASSERT_TRUE(eventually([&] { return holder.connect().ok(); }));
+  const Finished r = run(probe_argv({"get", "0", "01600", "stat", "0"}));
+  ASSERT_EQ(r.status, 0) << r.describe();
+  EXPECT_EQ(r.lines(), (Lines{"get -1 EAGAIN", "stat -1 EAGAIN"}));
+  EXPECT_EQ(r.err, "sysvmq: sysvmqd at " + sock() +
+                       " refused the connection: too many connections (max_connections or "
+                       "max_connections_per_uid); calls fail with EAGAIN until it accepts one\n");
 }
 
 // Once per process: the child of a fork() says it for itself, once.

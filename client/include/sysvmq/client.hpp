@@ -2,6 +2,7 @@
 // Errors are values: every call returns a Result<T> holding the value or a
 // std::error_code in std::generic_category() whose value is the errno the matching libc
 // call would set (plus ECONNREFUSED / ECONNRESET / EPROTO for the daemon's reachability,
+// EAGAIN for a connection refused by the daemon's connection limits,
 // as in sysvmq.h). Nothing throws except std::bad_alloc and Result::value() on an error.
 // A Client is not thread-safe: use one per thread. After fork() the child's copy opens
 // a new connection on its next call. Blocking calls (msgsnd, msgrcv without IPC_NOWAIT)

@@ -6,7 +6,8 @@
    - the daemon must be reachable: when it is not, a call fails with ECONNREFUSED; when
      the connection breaks during a call, with ECONNRESET (the call may or may not have
      taken effect; it is never retried silently); EPROTO when the daemon breaks the
-     wire protocol;
+     wire protocol; EAGAIN when the daemon refuses a new connection because of its
+     connection limits (max_connections, max_connections_per_uid): try again later;
    - a graceful daemon restart is invisible: a call the daemon did not execute is issued
      again on a new connection (waiting up to about 10 s for the daemon to come back);
    - each thread has its own connection, opened on its first call; after fork() the

@@ -128,6 +128,18 @@ TEST(Snapshot, LoadedQueuesBehaveAsBefore) {
   EXPECT_EQ(answer(recv(*r, carol(), b.keyed, 100, 0)), Errc::eacces);
 }
 
+TEST(Snapshot, LoadedQueuesCountAgainstTheirCreatorsQueueCap) {
+  Busy b;  // alice created two queues, bob one, carol one
+  proto::Limits capped = b.r.limits();
+  capped.max_queues_per_uid = 2;
+  auto r = reloaded(encode_snapshot(b.r, 1), capped);
+  EXPECT_EQ(r->queues_created_by(alice().uid), 1u);  // one of alice's was removed
+  EXPECT_EQ(answer(r->msgget(alice(), proto::kIpcPrivate, 0600, at(6000))), Errc::ok);
+  EXPECT_EQ(answer(r->msgget(alice(), proto::kIpcPrivate, 0600, at(6000))), Errc::enospc);
+  EXPECT_EQ(r->queues_created_by(bob().uid), 1u);
+  EXPECT_EQ(r->queues_created_by(carol().uid), 1u);
+}
+
 TEST(Snapshot, AnEmptyRegistryRoundTrips) {
   Registry empty;
   auto r = reloaded(encode_snapshot(empty, 7), empty.limits());

@@ -28,6 +28,26 @@ TEST(Config, DefaultsAreTheKernelsAndTheDesignsOnes) {
   EXPECT_EQ(c.limits.msgmni, 32000);
   EXPECT_EQ(c.limits.max_queued_bytes, 0u);
   EXPECT_TRUE(c.privileged_uids.empty());
+  // The limits that keep clients from each other (README "Configuration").
+  EXPECT_EQ(c.limits.max_queues_per_uid, 0u);
+  EXPECT_EQ(c.max_connections, 4096u);
+  EXPECT_EQ(c.max_connections_per_uid, 1024u);
+  EXPECT_EQ(c.max_parked_per_connection, 64u);
+  EXPECT_EQ(c.frame_deadline_ms, 10000u);
+  EXPECT_EQ(c.max_output_bytes, 4u << 20);
+}
+
+TEST(Config, TheShippedFileSaysTheDefaults) {
+  // daemon/sysvmqd.json lists every limit with its default value.
+  const Config shipped = load_config_file(SYSVMQ_SOURCE_DIR "/daemon/sysvmqd.json");
+  const Config defaults;
+  EXPECT_EQ(shipped.limits, defaults.limits);
+  EXPECT_EQ(shipped.max_connections, defaults.max_connections);
+  EXPECT_EQ(shipped.max_connections_per_uid, defaults.max_connections_per_uid);
+  EXPECT_EQ(shipped.max_frame_bytes, defaults.max_frame_bytes);
+  EXPECT_EQ(shipped.max_parked_per_connection, defaults.max_parked_per_connection);
+  EXPECT_EQ(shipped.frame_deadline_ms, defaults.frame_deadline_ms);
+  EXPECT_EQ(shipped.max_output_bytes, defaults.max_output_bytes);
 }
 
 TEST(Config, EveryKeyIsRead) {
@@ -35,7 +55,9 @@ TEST(Config, EveryKeyIsRead) {
     "socket": {"path": "/tmp/x.sock", "mode": "0660"},
     "log_level": "debug",
     "limits": {"msgmax": 100, "msgmnb": 200, "msgmni": 3, "max_queued_bytes": 4096,
-               "max_connections": 10, "max_frame_bytes": 2048},
+               "max_queues_per_uid": 7, "max_connections": 10, "max_connections_per_uid": 5,
+               "max_frame_bytes": 2048, "max_parked_per_connection": 2,
+               "frame_deadline_ms": 250, "max_output_bytes": 65536},
     "privileged_uids": [0, 1000]
   })");
   EXPECT_EQ(c.socket_path, "/tmp/x.sock");
@@ -47,6 +69,11 @@ TEST(Config, EveryKeyIsRead) {
   EXPECT_EQ(c.limits.max_queued_bytes, 4096u);
   EXPECT_EQ(c.max_connections, 10u);
   EXPECT_EQ(c.max_frame_bytes, 2048u);
+  EXPECT_EQ(c.limits.max_queues_per_uid, 7u);
+  EXPECT_EQ(c.max_connections_per_uid, 5u);
+  EXPECT_EQ(c.max_parked_per_connection, 2u);
+  EXPECT_EQ(c.frame_deadline_ms, 250u);
+  EXPECT_EQ(c.max_output_bytes, 65536u);
   EXPECT_EQ(c.privileged_uids, (std::vector<std::uint32_t>{0, 1000}));
 }
 
@@ -77,6 +104,19 @@ TEST(Config, BadValuesAreRefusedByName) {
   EXPECT_NE(error_of(R"({"socket": {"mode": 438}})").find("socket.mode"), std::string::npos);
   EXPECT_NE(error_of(R"({"socket": {"mode": "0999"}})").find("socket.mode"), std::string::npos);
   EXPECT_NE(error_of(R"({"log_level": "loud"})").find("log_level"), std::string::npos);
+  EXPECT_NE(error_of(R"({"limits": {"max_queues_per_uid": 40000}})").find("limits.max_queues_per_uid"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"limits": {"max_connections_per_uid": -1}})")
+                .find("limits.max_connections_per_uid"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"limits": {"max_parked_per_connection": "64"}})")
+                .find("limits.max_parked_per_connection"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"limits": {"frame_deadline_ms": -5}})").find("limits.frame_deadline_ms"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"limits": {"max_output_bytes": 100}})").find("limits.max_output_bytes"),
+            std::string::npos)
+      << "below one page of replies";
   EXPECT_NE(error_of(R"({"privileged_uids": [-1]})").find("privileged_uids"), std::string::npos);
   EXPECT_NE(error_of("[1,2]").find("top level"), std::string::npos);
   EXPECT_NE(error_of("{").find("not valid JSON"), std::string::npos);

@@ -506,8 +506,10 @@ TEST(FrameDecoderTest, OversizeBodyIsRejectedFromTheHeaderAlone) {
   d.feed(header);  // no body byte has arrived
   FrameDecoder::Frame out;
   std::string why;
+  EXPECT_FALSE(d.too_large());
   ASSERT_EQ(d.next(out, why), FrameDecoder::Status::bad);
   EXPECT_EQ(why, "frame of 65601 bytes exceeds limit 65600");
+  EXPECT_TRUE(d.too_large()) << "the daemon counts these apart (stats frames_too_large)";
 }
 
 TEST(FrameDecoderTest, HugeBodyLenNeverSizesABuffer) {
