@@ -210,6 +210,12 @@ TEST_F(Soak, EveryMessageSentIsReceivedExactlyOnceOrStillQueued) {
   ASSERT_NE(stop, MAP_FAILED);
   new (stop) std::atomic<int>(0);
 
+  // The handler is in place before fork(): a child that the shower reaches before its
+  // own sigaction must not die of SIGUSR1's default action.
+  struct sigaction sa {}, saved {};
+  sa.sa_handler = on_sigusr1;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGUSR1, &sa, &saved);
   std::vector<pid_t> pids;
   for (int i = 0; i < kProcesses; ++i) {
     const pid_t pid = ::fork();
@@ -252,6 +258,7 @@ TEST_F(Soak, EveryMessageSentIsReceivedExactlyOnceOrStillQueued) {
           << "process " << i << " status " << status[i] << ": " << logs[i].failure;
     }
   }
+  ::sigaction(SIGUSR1, &saved, nullptr);
   ::munmap(stop, sizeof(std::atomic<int>));
   EXPECT_TRUE(eventually([] {
     sysvmq::Client c;
