@@ -44,11 +44,14 @@ long status_kib(pid_t pid, const std::string& field) {
 class DaemonLimits : public ::testing::Test {
  protected:
   // Starts a daemon whose config file holds `limits` (a JSON object's members).
-  void start(const std::string& limits) {
+  // `measured`: the test bounds the daemon's peak memory (asan_options_for_memory_bounds).
+  void start(const std::string& limits, bool measured = false) {
     ASSERT_EQ(::chmod(dir_.path().c_str(), 0755), 0);  // reachable by setuid children
     std::ofstream(dir_.file("c.json")) << R"({"limits": {)" << limits << "}}";
-    daemon_ = std::make_unique<DaemonProcess>(
-        dir_, std::vector<std::string>{"--socket", sock(), "--config", dir_.file("c.json")});
+    DaemonProcess::Options o;
+    o.args = {"--socket", sock(), "--config", dir_.file("c.json")};
+    if (measured) o.env.push_back(asan_options_for_memory_bounds());
+    daemon_ = std::make_unique<DaemonProcess>(dir_, o);
     ASSERT_TRUE(eventually([&] { return can_connect(sock()); })) << daemon_->log();
   }
   void TearDown() override {
@@ -339,7 +342,7 @@ TEST_F(DaemonLimits, AHalfSentFrameIsClosedAfterTheDeadlineButWaitersAndIdlersAr
 // ---- replies a client never reads ------------------------------------------------------
 
 TEST_F(DaemonLimits, AClientThatNeverReadsCannotGrowTheDaemon) {
-  start(R"("max_output_bytes": 65536)");
+  start(R"("max_output_bytes": 65536)", /*measured=*/true);
   auto owner = client();
   const int q = create_queue(*owner);
   ASSERT_EQ(call<proto::MsgsndReply>(*owner, message(q, 1, 8192)).status, 0);

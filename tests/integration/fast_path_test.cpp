@@ -713,7 +713,21 @@ TEST_F(FastPath, ARingClientThatNeverConsumesCannotGrowTheDaemon) {
   std::ofstream(conf) << R"({"limits": {"max_output_bytes": 65536}})";
   ASSERT_TRUE(daemon_.stop().has_value());
   std::string why;
-  ASSERT_TRUE(daemon_.start(why, {"--config", conf})) << why;
+  {
+    // The daemon inherits this process's environment: its quarantine off, as its peak
+    // memory is bounded below (asan_options_for_memory_bounds).
+    const char* saved = std::getenv("ASAN_OPTIONS");
+    const std::string restore = saved != nullptr ? saved : "";
+    const std::string measured = asan_options_for_memory_bounds();
+    ::setenv("ASAN_OPTIONS", measured.substr(measured.find('=') + 1).c_str(), 1);
+    const bool started = daemon_.start(why, {"--config", conf});
+    if (saved != nullptr) {
+      ::setenv("ASAN_OPTIONS", restore.c_str(), 1);
+    } else {
+      ::unsetenv("ASAN_OPTIONS");
+    }
+    ASSERT_TRUE(started) << why;
+  }
   Queue q;
   ASSERT_GE(q.id(), 0);
   MsgBuf m = make_msg(1, std::string(8192, 'r'));

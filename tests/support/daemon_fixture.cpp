@@ -43,6 +43,13 @@ bool can_connect(const std::string& path) {
   return ok;
 }
 
+std::string asan_options_for_memory_bounds() {
+  const char* inherited = std::getenv("ASAN_OPTIONS");
+  std::string v = "ASAN_OPTIONS=";
+  if (inherited != nullptr && *inherited != '\0') v += std::string(inherited) + ":";
+  return v + "quarantine_size_mb=0:thread_local_quarantine_size_kb=0";
+}
+
 Daemon::~Daemon() { remove_dir(); }
 
 bool Daemon::start(std::string& why, const std::vector<std::string>& extra_args) {

@@ -54,6 +54,12 @@ class Daemon {
 // True when a connect() to `path` succeeds now.
 bool can_connect(const std::string& path);
 
+// "ASAN_OPTIONS=…" for a daemon whose peak memory a test bounds: the inherited options
+// with ASan's quarantine off. The quarantine keeps freed memory resident (256 MB by
+// default), so such a bound would measure the quarantine, not the daemon. Builds without
+// ASan ignore the variable.
+std::string asan_options_for_memory_bounds();
+
 // A test with its own daemon: SetUp starts one and points SYSVMQ_SOCKET at it (skipping
 // the test when no daemon binary exists); TearDown stops it and restores the variable.
 class DaemonTest : public ::testing::Test {
