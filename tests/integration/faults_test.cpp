@@ -18,22 +18,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// The daemon's counters, through the C++ API's ADMIN call.
-nlohmann::json stats() {
-  sysvmq::Client c;
-  auto answer = c.admin(R"({"op":"stats"})");
-  return answer ? nlohmann::json::parse(*answer) : nlohmann::json::object();
-}
-
-bool wait_for_parked(int n, std::chrono::milliseconds limit = 10s) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (stats().value("parked_calls", -1) == n) return true;
-    std::this_thread::sleep_for(2ms);
-  }
-  return false;
-}
-
 class Faults : public DaemonTest {};
 
 TEST_F(Faults, ClientKilledWhileParkedLeavesNoWaiterAndNoLostMessage) {
@@ -44,12 +28,12 @@ TEST_F(Faults, ClientKilledWhileParkedLeavesNoWaiterAndNoLostMessage) {
     MsgBuf m;
     ::_exit(sysvmq_msgrcv(q.id(), &m, sizeof m.mtext, 0, 0) < 0 ? 1 : 0);  // parks
   }
-  ASSERT_TRUE(wait_for_parked(1));
+  ASSERT_TRUE(parked_becomes(1));
   ::kill(child, SIGKILL);
   int st = 0;
   ::waitpid(child, &st, 0);
   ASSERT_TRUE(WIFSIGNALED(st));
-  ASSERT_TRUE(wait_for_parked(0)) << "the dead receiver is still parked";
+  ASSERT_TRUE(parked_becomes(0)) << "the dead receiver is still parked";
   // The next message is not swallowed by the dead receiver.
   MsgBuf out = make_msg(1, "after");
   ASSERT_EQ(sysvmq_msgsnd(q.id(), &out, 5, IPC_NOWAIT), 0);
@@ -70,10 +54,10 @@ TEST_F(Faults, SenderKilledWhileParkedNeverEntersTheQueue) {
     MsgBuf x = make_msg(2, "xy");
     ::_exit(sysvmq_msgsnd(q.id(), &x, 2, 0));  // parks
   }
-  ASSERT_TRUE(wait_for_parked(1));
+  ASSERT_TRUE(parked_becomes(1));
   ::kill(child, SIGKILL);
   ::waitpid(child, nullptr, 0);
-  ASSERT_TRUE(wait_for_parked(0));
+  ASSERT_TRUE(parked_becomes(0));
   MsgBuf in;
   ASSERT_EQ(sysvmq_msgrcv(q.id(), &in, sizeof in.mtext, 0, IPC_NOWAIT), 4);
   EXPECT_EQ(sysvmq_msgrcv(q.id(), &in, sizeof in.mtext, 0, IPC_NOWAIT), -1);
@@ -142,7 +126,7 @@ TEST_F(Faults, SignalStormDuringAStreamLosesNothing) {
     storm.join();
     ASSERT_EQ(received.size(), static_cast<std::size_t>(kMessages));
     for (int i = 0; i < kMessages; ++i) ASSERT_EQ(received[i], "m" + std::to_string(i)) << i;
-    EXPECT_EQ(stats()["parked_calls"], 0);
+    EXPECT_EQ(daemon_stats()["parked_calls"], 0);
     ASSERT_EQ(sysvmq_msgctl(q.id(), IPC_STAT, &ds), 0);
     EXPECT_EQ(ds.msg_qnum, 0u);
     std::cout << "[          ] " << interrupted << " calls were interrupted and retried\n";
@@ -180,7 +164,7 @@ TEST_F(ByteQuota, RefusesWithEnomemAcrossQueuesAndNeverBlocks) {
   MsgBuf in;
   ASSERT_EQ(sysvmq_msgrcv(a.id(), &in, sizeof in.mtext, 0, 0), 60);
   EXPECT_EQ(sysvmq_msgsnd(b.id(), &m, 60, 0), 0) << "room again once a message left";
-  EXPECT_EQ(stats().value("sends_refused_quota", -1), 1) << "each refusal is counted";
+  EXPECT_EQ(daemon_stats().value("sends_refused_quota", -1), 1) << "each refusal is counted";
 }
 
 }  // namespace

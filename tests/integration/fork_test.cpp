@@ -22,16 +22,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-nlohmann::json stats() {
-  sysvmq::Client c;
-  auto answer = c.admin(R"({"op":"stats"})");
-  return answer ? nlohmann::json::parse(*answer) : nlohmann::json::object();
-}
-
-bool parked_becomes(int n) {
-  return eventually([&] { return stats().value("parked_calls", -1) == n; }, 10s);
-}
-
 struct msqid_ds stat_of(int msqid) {
   struct msqid_ds ds {};
   sysvmq_msgctl(msqid, IPC_STAT, &ds);
@@ -89,7 +79,7 @@ TEST_F(Fork, AChildForkedWhileAThreadIsBlockedInMsgrcvLeavesThatCallAlone) {
   blocked.join();
   EXPECT_EQ(got_type, 7);
   EXPECT_EQ(got_text, "for the parent");
-  EXPECT_EQ(stats().value("parked_calls", -1), 0);
+  EXPECT_EQ(daemon_stats().value("parked_calls", -1), 0);
   // The child's type-5 message is still there, and nothing else.
   MsgBuf in;
   EXPECT_EQ(sysvmq_msgrcv(q.id(), &in, sizeof in.mtext, 0, IPC_NOWAIT), 4);
@@ -133,7 +123,7 @@ TEST_F(Fork, AChildOfAProcessWithAConnectionWorksOnItsOwn) {
   EXPECT_EQ(wait_status(child), 0) << "a call in the child failed";
   EXPECT_EQ(stat_of(to_parent.id()).msg_lrpid, ::getpid());
   EXPECT_EQ(stat_of(to_child.id()).msg_qnum, 0u);
-  EXPECT_EQ(stats().value("parked_calls", -1), 0);
+  EXPECT_EQ(daemon_stats().value("parked_calls", -1), 0);
   // The parent's connection still works after the child and its connection are gone.
   ASSERT_EQ(sysvmq_msgsnd(to_child.id(), &m, 6, IPC_NOWAIT), 0);
   MsgBuf in;

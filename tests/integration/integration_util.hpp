@@ -5,8 +5,11 @@
 
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sysvmq/client.hpp>
 #include <sysvmq/sysvmq.h>
 #include <unistd.h>
+
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cstring>
@@ -15,6 +18,8 @@
 #include <string>
 #include <string_view>
 #include <thread>
+
+#include "tests/support/child_process.hpp"  // eventually
 
 namespace sysvmq::test {
 
@@ -45,6 +50,20 @@ class Queue {
  private:
   int id_;
 };
+
+// The daemon's ADMIN "stats" answer, over a connection of its own (the C++ API); an
+// empty object when the call failed.
+inline nlohmann::json daemon_stats() {
+  sysvmq::Client c;
+  auto answer = c.admin(R"({"op":"stats"})");
+  return answer ? nlohmann::json::parse(*answer) : nlohmann::json::object();
+}
+
+// True once exactly `n` calls are parked in the daemon (waits up to 10 s).
+inline bool parked_becomes(int n) {
+  return eventually([&] { return daemon_stats().value("parked_calls", -1) == n; },
+                    std::chrono::seconds(10));
+}
 
 inline pid_t current_tid() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
 

@@ -29,16 +29,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-nlohmann::json stats() {
-  sysvmq::Client c;
-  auto answer = c.admin(R"({"op":"stats"})");
-  return answer ? nlohmann::json::parse(*answer) : nlohmann::json::object();
-}
-
-bool parked_becomes(int n) {
-  return eventually([&] { return stats().value("parked_calls", -1) == n; }, 10s);
-}
-
 // ---- what a child did, in memory it shares with the test ------------------------------
 // Made before fork() (MAP_SHARED). The child stores an id in done[] and only then bumps
 // `count`; `in_call` is set before each call and cleared after its result is recorded, so
@@ -231,7 +221,7 @@ TEST_F(Kill, AReplyForADeadReceiverGoesBackToTheQueue) {
     ASSERT_EQ(sent, 0);
     ASSERT_TRUE(parked_becomes(0));
     EXPECT_EQ(drain(q.id()), (std::vector<std::uint64_t>{42})) << "the message went to the dead";
-    std::cout << "[          ] messages_restored so far: " << stats()["messages_restored"] << "\n";
+    std::cout << "[          ] messages_restored so far: " << daemon_stats()["messages_restored"] << "\n";
   }
 }
 
@@ -364,7 +354,7 @@ TEST_F(Kill, ProcessesKilledAtRandomMomentsLoseAndDuplicateNothing) {
   MsgBuf m = id_message(1, 7);
   ASSERT_EQ(sysvmq_msgsnd(q.id(), &m, kIdBytes, 0), 0);
   EXPECT_EQ(drain(q.id()), (std::vector<std::uint64_t>{7}));
-  EXPECT_EQ(stats().value("parked_calls", -1), 0);
+  EXPECT_EQ(daemon_stats().value("parked_calls", -1), 0);
 }
 
 }  // namespace

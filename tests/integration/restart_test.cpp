@@ -31,12 +31,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-nlohmann::json stats() {
-  sysvmq::Client c;
-  auto answer = c.admin(R"({"op":"stats"})");
-  return answer ? nlohmann::json::parse(*answer) : nlohmann::json::object();
-}
-
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), {}};
@@ -76,16 +70,6 @@ std::vector<std::pair<long, std::string>> drain(int id) {
   for (ssize_t n; (n = sysvmq_msgrcv(id, &m, sizeof m.mtext, 0, IPC_NOWAIT)) >= 0;)
     out.emplace_back(m.mtype, std::string(m.mtext, static_cast<std::size_t>(n)));
   return out;
-}
-
-// Until `n` calls are parked in the daemon (its ADMIN stats).
-bool wait_for_parked(int n) {
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (stats().value("parked_calls", -1) == n) return true;
-    std::this_thread::sleep_for(2ms);
-  }
-  return false;
 }
 
 class Restarts : public DaemonTest {
@@ -152,7 +136,7 @@ TEST_F(Restarts, QueuedMessagesSurviveASigtermInOrderWithTheSameIdsAndFields) {
   EXPECT_EQ(errno, EINVAL) << "a removed queue stays removed";
   EXPECT_EQ(drain(keyed), sent);
   EXPECT_EQ(drain(priv), (std::vector<std::pair<long, std::string>>{{9, ""}}));
-  EXPECT_EQ(stats()["snapshots"]["loaded_queues"], 2);
+  EXPECT_EQ(daemon_stats()["snapshots"]["loaded_queues"], 2);
   // The next queue gets a new id, not one a client may still hold.
   const int next = sysvmq_msgget(IPC_PRIVATE, 0600);
   EXPECT_NE(next, keyed);
@@ -185,7 +169,7 @@ TEST_F(Restarts, ABlockedMsgrcvAcrossARestartGetsTheMessageSentAfterIt) {
     got = sysvmq_msgrcv(id, &in, sizeof in.mtext, 7, 0);
     err = errno;
   });
-  ASSERT_TRUE(wait_for_parked(1));
+  ASSERT_TRUE(parked_becomes(1));
 
   restart();
 
@@ -216,7 +200,7 @@ TEST_F(Restarts, ASenderHeldBackAcrossARestartSendsOnceWhenRoomIsMade) {
     rc = sysvmq_msgsnd(id, &late, 4, 0);
     err = errno;
   });
-  ASSERT_TRUE(wait_for_parked(1));
+  ASSERT_TRUE(parked_becomes(1));
 
   restart();
 
@@ -236,9 +220,9 @@ TEST_F(Restarts, ACrashKeepsWhatThePeriodicSnapshotHeld) {
   ASSERT_EQ(sysvmq_msgsnd(id, &m, 8, 0), 0);
   // Wait until a periodic snapshot holds it: one written after the send.
   const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (stats()["snapshots"].value("written", 0) < 1 && std::chrono::steady_clock::now() < deadline)
+  while (daemon_stats()["snapshots"].value("written", 0) < 1 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(20ms);
-  ASSERT_GE(stats()["snapshots"].value("written", 0), 1);
+  ASSERT_GE(daemon_stats()["snapshots"].value("written", 0), 1);
 
   restart({"--state-dir", state_}, SIGKILL);
 
@@ -251,12 +235,12 @@ TEST_F(Restarts, WithoutChangesThePeriodicSnapshotIsNotRewritten) {
   const int id = sysvmq_msgget(IPC_PRIVATE, 0600);
   ASSERT_GE(id, 0);
   const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (stats()["snapshots"].value("written", 0) < 1 && std::chrono::steady_clock::now() < deadline)
+  while (daemon_stats()["snapshots"].value("written", 0) < 1 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(20ms);
-  ASSERT_EQ(stats()["snapshots"].value("written", 0), 1);
+  ASSERT_EQ(daemon_stats()["snapshots"].value("written", 0), 1);
   // Each stats request is a call, so ask once, after three intervals.
   std::this_thread::sleep_for(3500ms);
-  EXPECT_LE(stats()["snapshots"].value("written", 0), 2)
+  EXPECT_LE(daemon_stats()["snapshots"].value("written", 0), 2)
       << "an idle daemon rewrote its snapshot every interval";
   sysvmq_msgctl(id, IPC_RMID, nullptr);
 }
@@ -265,13 +249,13 @@ TEST_F(Restarts, WithoutChangesThePeriodicSnapshotIsNotRewritten) {
 // serving with no queues — and the kept file survives the next snapshot.
 void expect_refused_and_kept(Restarts& t, const std::string& state, const std::string& damaged,
                              const char* reason) {
-  auto s = stats()["snapshots"];
+  auto s = daemon_stats()["snapshots"];
   EXPECT_NE(s.value("refused_at_start", "").find(reason), std::string::npos) << s.dump();
   const auto kept = files_starting(state, "queues.snapshot.refused-");
   ASSERT_EQ(kept.size(), 1u);
   EXPECT_EQ(s.value("kept_aside", ""), kept[0]);
   EXPECT_EQ(read_file(kept[0]), damaged) << "the refused snapshot was changed";
-  EXPECT_EQ(stats()["queues"], 0);
+  EXPECT_EQ(daemon_stats()["queues"], 0);
   (void)t;
 }
 
@@ -370,7 +354,7 @@ TEST_F(Restarts, AFinalSnapshotThatCannotBeWrittenFailsLoudlyAndKeepsThePrevious
   fs::remove(small + "/filler");
   std::string why;
   ASSERT_TRUE(daemon_.start(why, {"--state-dir", state})) << why;
-  EXPECT_EQ(stats()["snapshots"].value("refused_at_start", ""), "");
+  EXPECT_EQ(daemon_stats()["snapshots"].value("refused_at_start", ""), "");
   EXPECT_EQ(drain(id), (std::vector<std::pair<long, std::string>>{{1, "kept"}}));
   sysvmq_msgctl(id, IPC_RMID, nullptr);
 }
