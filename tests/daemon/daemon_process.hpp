@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -188,6 +190,41 @@ class RawConnection {
  private:
   int fd_ = -1;
   proto::FrameDecoder decoder_{proto::kClientMaxReplyBytes};
+};
+
+// A test with a daemon process of its own, talked to with raw frames: start_daemon() in
+// SetUp or in the test, a HELLO-answered client(), a clean SIGTERM at the end.
+class RawDaemonTest : public ::testing::Test {
+ protected:
+  // Starts sysvmqd on sock() with `extra` arguments and `env` (NAME=VALUE) added, and
+  // waits until it listens. The directory is reachable by other users (setuid children).
+  void start_daemon(std::vector<std::string> extra = {}, std::vector<std::string> env = {}) {
+    ASSERT_EQ(::chmod(dir_.path().c_str(), 0755), 0);
+    DaemonProcess::Options o;
+    o.args = {"--socket", sock()};
+    o.args.insert(o.args.end(), extra.begin(), extra.end());
+    o.env = std::move(env);
+    daemon_ = std::make_unique<DaemonProcess>(dir_, o);
+    ASSERT_TRUE(eventually([&] { return can_connect(sock()); })) << daemon_->log();
+  }
+  void TearDown() override {
+    if (daemon_) {
+      EXPECT_EQ(daemon_->terminate(), 0) << daemon_->log();
+    }
+  }
+  std::string sock() const { return dir_.file("s.sock"); }
+
+  // A connection whose HELLO was answered.
+  std::unique_ptr<RawConnection> client() {
+    auto c = std::make_unique<RawConnection>(sock());
+    EXPECT_TRUE(c->send(proto::HelloRequest{}, 1));
+    auto r = c->receive();
+    EXPECT_TRUE(r && std::get<proto::HelloReply>(r->second).status == 0);
+    return c;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<DaemonProcess> daemon_;
 };
 
 }  // namespace sysvmq::test

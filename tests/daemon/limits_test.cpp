@@ -31,42 +31,15 @@ std::size_t count_of(const std::string& hay, const std::string& needle) {
   return n;
 }
 
-// A field of /proc/<pid>/status in KiB (VmRSS, VmHWM), or -1.
-long status_kib(pid_t pid, const std::string& field) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
-  }
-  return -1;
-}
-
-class DaemonLimits : public ::testing::Test {
+class DaemonLimits : public RawDaemonTest {
  protected:
   // Starts a daemon whose config file holds `limits` (a JSON object's members).
   // `measured`: the test bounds the daemon's peak memory (asan_options_for_memory_bounds).
   void start(const std::string& limits, bool measured = false) {
-    ASSERT_EQ(::chmod(dir_.path().c_str(), 0755), 0);  // reachable by setuid children
     std::ofstream(dir_.file("c.json")) << R"({"limits": {)" << limits << "}}";
-    DaemonProcess::Options o;
-    o.args = {"--socket", sock(), "--config", dir_.file("c.json")};
-    if (measured) o.env.push_back(asan_options_for_memory_bounds());
-    daemon_ = std::make_unique<DaemonProcess>(dir_, o);
-    ASSERT_TRUE(eventually([&] { return can_connect(sock()); })) << daemon_->log();
-  }
-  void TearDown() override {
-    if (daemon_) {
-      EXPECT_EQ(daemon_->terminate(), 0) << daemon_->log();
-    }
-  }
-  std::string sock() const { return dir_.file("s.sock"); }
-
-  std::unique_ptr<RawConnection> client() {
-    auto c = std::make_unique<RawConnection>(sock());
-    EXPECT_TRUE(c->send(proto::HelloRequest{}, 1));
-    auto r = c->receive();
-    EXPECT_TRUE(r && std::get<proto::HelloReply>(r->second).status == 0);
-    return c;
+    std::vector<std::string> env;
+    if (measured) env.push_back(asan_options_for_memory_bounds());
+    start_daemon({"--config", dir_.file("c.json")}, std::move(env));
   }
   json admin(const std::string& op) {
     auto c = client();
@@ -119,8 +92,6 @@ class DaemonLimits : public ::testing::Test {
     return c.closed_by_peer() ? status : -102;
   }
 
-  TempDir dir_;
-  std::unique_ptr<DaemonProcess> daemon_;
 };
 
 // Runs `body` in a child that is uid/gid 65534 for good; its exit status (0: passed).

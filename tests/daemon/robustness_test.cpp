@@ -20,22 +20,9 @@ char process_state(pid_t pid) {
   return close == std::string::npos || close + 2 >= all.size() ? '?' : all[close + 2];
 }
 
-class Robustness : public ::testing::Test {
+class Robustness : public RawDaemonTest {
  protected:
-  void SetUp() override {
-    daemon_ = std::make_unique<DaemonProcess>(dir_, std::vector<std::string>{"--socket", sock()});
-    ASSERT_TRUE(eventually([&] { return can_connect(sock()); })) << daemon_->log();
-  }
-  void TearDown() override { EXPECT_EQ(daemon_->terminate(), 0) << daemon_->log(); }
-  std::string sock() const { return dir_.file("s.sock"); }
-
-  std::unique_ptr<RawConnection> client() {
-    auto c = std::make_unique<RawConnection>(sock());
-    EXPECT_TRUE(c->send(proto::HelloRequest{}, 1));
-    auto r = c->receive();
-    EXPECT_TRUE(r && std::get<proto::HelloReply>(r->second).status == 0);
-    return c;
-  }
+  void SetUp() override { start_daemon(); }
   nlohmann::json admin(const std::string& op) {
     auto c = client();
     c->send(proto::AdminRequest{R"({"op":")" + op + R"("})"}, 2);
@@ -61,8 +48,6 @@ class Robustness : public ::testing::Test {
     EXPECT_EQ(r.text.size(), 4u);
   }
 
-  TempDir dir_;
-  std::unique_ptr<DaemonProcess> daemon_;
 };
 
 TEST_F(Robustness, GarbageClosesOnlyThatConnection) {

@@ -18,28 +18,11 @@ using nlohmann::json;
 constexpr std::int32_t kEinval = 22;
 constexpr std::int32_t kEperm = 1;
 
-class SetLimits : public ::testing::Test {
+class SetLimits : public RawDaemonTest {
  protected:
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root (CAP_SYS_ADMIN, setuid)";
-    // Reachable by the unprivileged child of the EPERM test.
-    ASSERT_EQ(::chmod(dir_.path().c_str(), 0755), 0);
-    daemon_ = std::make_unique<DaemonProcess>(dir_, std::vector<std::string>{"--socket", sock()});
-    ASSERT_TRUE(eventually([&] { return can_connect(sock()); })) << daemon_->log();
-  }
-  void TearDown() override {
-    if (daemon_) {
-      EXPECT_EQ(daemon_->terminate(), 0) << daemon_->log();
-    }
-  }
-  std::string sock() const { return dir_.file("s.sock"); }
-
-  std::unique_ptr<RawConnection> client() {
-    auto c = std::make_unique<RawConnection>(sock());
-    EXPECT_TRUE(c->send(proto::HelloRequest{}, 1));
-    auto r = c->receive();
-    EXPECT_TRUE(r && std::get<proto::HelloReply>(r->second).status == 0);
-    return c;
+    start_daemon();  // its directory is reachable by the unprivileged child of the EPERM test
   }
   // The ADMIN answer to `request`, sent with request flags `flags`.
   proto::AdminReply admin(RawConnection& c, const std::string& request, std::uint16_t flags = 0) {
@@ -62,8 +45,6 @@ class SetLimits : public ::testing::Test {
     return none;
   }
 
-  TempDir dir_;
-  std::unique_ptr<DaemonProcess> daemon_;
 };
 
 TEST_F(SetLimits, AppliesToLaterCallsOnlyAndLeavesOtherLimitsAlone) {

@@ -692,16 +692,6 @@ TEST_F(FastPath, ALeaseGoesWithThePermissionThatEarnedIt) {
   EXPECT_EQ(qnum(q.id()), 9u) << "a receive after IPC_SET took read permission away succeeded";
 }
 
-// A field of /proc/<pid>/status in KiB (VmRSS, VmHWM), or -1.
-long status_kib(pid_t pid, const std::string& field) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
-  }
-  return -1;
-}
-
 // SECURITY.md: a ring client that publishes requests and never consumes its completions
 // cannot grow the daemon beyond max_output_bytes: past it the daemon stops running that
 // connection's ring entries (those it already copied out wait), and goes on once the

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 extern char** environ;
@@ -48,6 +49,15 @@ std::string asan_options_for_memory_bounds() {
   std::string v = "ASAN_OPTIONS=";
   if (inherited != nullptr && *inherited != '\0') v += std::string(inherited) + ":";
   return v + "quarantine_size_mb=0:thread_local_quarantine_size_kb=0";
+}
+
+long status_kib(pid_t pid, const std::string& field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
+  }
+  return -1;
 }
 
 Daemon::~Daemon() { remove_dir(); }

@@ -60,6 +60,9 @@ bool can_connect(const std::string& path);
 // ASan ignore the variable.
 std::string asan_options_for_memory_bounds();
 
+// A field of /proc/<pid>/status in KiB (VmRSS, VmHWM), or -1.
+long status_kib(pid_t pid, const std::string& field);
+
 // A test with its own daemon: SetUp starts one and points SYSVMQ_SOCKET at it (skipping
 // the test when no daemon binary exists); TearDown stops it and restores the variable.
 class DaemonTest : public ::testing::Test {
