@@ -8,12 +8,14 @@
 
 #include <sys/stat.h>
 
+#include <array>
 #include <cerrno>
 #include <cstdint>
 #include <exception>
 
 #include "client/src/calls.hpp"
 #include "client/src/connection.hpp"
+#include "client/src/pid_scope.hpp"
 #include "client/src/user_memory.hpp"
 
 namespace sysvmq::detail {
@@ -31,14 +33,6 @@ using sysvmq::detail::Connection;
 
 Connection& thread_connection() { return sysvmq::detail::c_api_connection(); }
 
-// `p + off` without pointer arithmetic on what may be a bad pointer.
-const void* offset(const void* p, std::size_t off) {
-  return reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(p) + off);
-}
-void* offset(void* p, std::size_t off) {
-  return reinterpret_cast<void*>(reinterpret_cast<std::uintptr_t>(p) + off);
-}
-
 int fail(int err) {
   errno = err;
   return -1;
@@ -50,6 +44,7 @@ int fail(int err) {
 template <class T, class Body>
 T guarded(Body&& body) {
   const int saved = errno;
+  const sysvmq::detail::PidScope pid_scope;  // one getpid for the whole call
   try {
     const T result = body();
     if (result < 0) return static_cast<T>(fail(static_cast<int>(-result)));
@@ -78,10 +73,8 @@ int sysvmq_msgsnd(int msqid, const void* msgp, size_t msgsz, int msgflg) {
   return guarded<int>([&]() -> int {
     // Rule 2.1 step 1: mtype is read before anything else, so a NULL msgp is EFAULT
     // even with a bad id or msgsz 0.
-    long mtype = 0;
-    if (!sysvmq::detail::read_user(msgp, &mtype, sizeof mtype)) return -EFAULT;
-    return -sysvmq::detail::do_msgsnd(thread_connection(), msqid, mtype,
-                                      offset(msgp, sizeof(long)), msgsz, msgflg, true);
+    return -sysvmq::detail::do_msgsnd_from_user(thread_connection(), msqid, msgp, msgsz,
+                                                msgflg);
   });
 }
 
@@ -95,10 +88,10 @@ ssize_t sysvmq_msgrcv(int msqid, void* msgp, size_t msgsz, long msgtyp, int msgf
     }
     // Rule 3.1 step 5: the message has left the queue; if it cannot be written it is
     // lost, as in the kernel.
-    if (!sysvmq::detail::write_user(msgp, &mtype, sizeof mtype) ||
-        !sysvmq::detail::write_user(offset(msgp, sizeof(long)), text.data(), text.size())) {
-      return -EFAULT;
-    }
+    const std::array<sysvmq::detail::ConstPiece, 2> pieces{
+        sysvmq::detail::ConstPiece{&mtype, sizeof mtype},
+        sysvmq::detail::ConstPiece{text.data(), text.size()}};
+    if (sysvmq::detail::write_user(msgp, pieces) != sizeof mtype + text.size()) return -EFAULT;
     return static_cast<ssize_t>(text.size());
   });
 }

@@ -1,6 +1,7 @@
 // calls.cpp: the requests of calls.hpp and their answers.
 #include "client/src/calls.hpp"
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -36,45 +37,78 @@ int do_msgget(Connection& c, key_t key, int msgflg, int& msqid) {
   return 0;
 }
 
-int do_msgsnd(Connection& c, int msqid, long mtype, const void* text, std::size_t msgsz,
-              int msgflg, bool user_memory) {
-  if (!c.connected()) {
-    if (int err = c.ensure()) return err;
-  }
-  proto::Request request{std::in_place_type<proto::MsgsndRequest>};
-  auto& req = std::get<proto::MsgsndRequest>(request);
-  req.msqid = msqid;
-  req.msgflg = msgflg;
-  req.mtype = mtype;
-  // As the caller passed it: a size_t above SSIZE_MAX becomes negative, and the daemon
-  // answers EINVAL for it (Rule 2.1 step 2).
-  req.msgsz = static_cast<std::int64_t>(msgsz);
-  const std::size_t max_text = c.hello().max_frame_bytes - proto::kMsgsndFixedBytes;
-  if (req.msgsz < 0 || msgsz > max_text) {
-    // Too big for a frame: the daemon answers EINVAL (above msgmax) or ENOMEM.
-    req.text_state = proto::TextState::omitted;
-  } else {
-    req.text.resize(msgsz);
-    bool copied = true;
-    if (user_memory) {
-      copied = read_user(text, req.text.data(), msgsz);
-    } else if (msgsz != 0) {
-      std::memcpy(req.text.data(), text, msgsz);
-    }
-    if (!copied) {
-      // The daemon answers EFAULT, or EINVAL when that comes first (Rule 2.1).
-      req.text_state = proto::TextState::fault;
-      req.text.clear();
-    }
-  }
+namespace {
+
+// Sends a prepared msgsnd: on credit when this connection holds enough, else as a call.
+int send_msgsnd(Connection& c, const proto::Request& request) {
+  const auto& req = std::get<proto::MsgsndRequest>(request);
   if (c.on_fast_path() && c.send_on_credit(req) == 0) return 0;
   proto::Reply reply;
   // msgop(2): "If IPC_NOWAIT is specified in msgflg, then the call instead fails" —
   // such a call never parks, so a signal cannot interrupt it.
-  if (int err = c.call(request, (msgflg & proto::kIpcNowait) == 0, reply)) return err;
+  if (int err = c.call(request, (req.msgflg & proto::kIpcNowait) == 0, reply)) return err;
   const auto* r = reply_as<proto::MsgsndReply>(reply);
   if (r == nullptr) return EPROTO;
   return status_errno(r->status);
+}
+
+// A msgsnd request without its mtype and text; `text_fits` says whether a text of
+// `msgsz` bytes goes in the frame (else the daemon answers EINVAL above msgmax, or
+// ENOMEM: a size_t above SSIZE_MAX becomes negative and is EINVAL, Rule 2.1 step 2).
+proto::Request msgsnd_request(const Connection& c, int msqid, std::size_t msgsz, int msgflg,
+                              bool& text_fits) {
+  proto::Request request{std::in_place_type<proto::MsgsndRequest>};
+  auto& req = std::get<proto::MsgsndRequest>(request);
+  req.msqid = msqid;
+  req.msgflg = msgflg;
+  req.msgsz = static_cast<std::int64_t>(msgsz);
+  const std::size_t max_text = c.hello().max_frame_bytes - proto::kMsgsndFixedBytes;
+  text_fits = req.msgsz >= 0 && msgsz <= max_text;
+  if (!text_fits) req.text_state = proto::TextState::omitted;
+  return request;
+}
+
+}  // namespace
+
+int do_msgsnd(Connection& c, int msqid, long mtype, const void* text, std::size_t msgsz,
+              int msgflg) {
+  if (!c.connected()) {
+    if (int err = c.ensure()) return err;
+  }
+  bool text_fits = false;
+  proto::Request request = msgsnd_request(c, msqid, msgsz, msgflg, text_fits);
+  auto& req = std::get<proto::MsgsndRequest>(request);
+  req.mtype = mtype;
+  if (text_fits && msgsz != 0) {
+    req.text.resize(msgsz);
+    std::memcpy(req.text.data(), text, msgsz);
+  }
+  return send_msgsnd(c, request);
+}
+
+int do_msgsnd_from_user(Connection& c, int msqid, const void* msgp, std::size_t msgsz,
+                        int msgflg) {
+  long mtype = 0;
+  if (!c.connected()) {
+    // The first call: mtype is judged before the daemon is reached (Rule 2.1 step 1).
+    if (!read_user(msgp, &mtype, sizeof mtype)) return EFAULT;
+    if (int err = c.ensure()) return err;
+  }
+  bool text_fits = false;
+  proto::Request request = msgsnd_request(c, msqid, msgsz, msgflg, text_fits);
+  auto& req = std::get<proto::MsgsndRequest>(request);
+  if (text_fits) req.text.resize(msgsz);
+  const std::array<Piece, 2> pieces{Piece{&mtype, sizeof mtype},
+                                    Piece{req.text.data(), text_fits ? msgsz : 0}};
+  const std::size_t copied = read_user(msgp, pieces);
+  if (copied < sizeof mtype) return EFAULT;
+  req.mtype = mtype;
+  if (text_fits && copied < sizeof mtype + msgsz) {
+    // The daemon answers EFAULT, or EINVAL when that comes first (Rule 2.1).
+    req.text_state = proto::TextState::fault;
+    req.text.clear();
+  }
+  return send_msgsnd(c, request);
 }
 
 int do_msgrcv(Connection& c, int msqid, std::size_t msgsz, long msgtyp, int msgflg,

@@ -24,11 +24,16 @@ class Connection;
 
 int do_msgget(Connection& c, key_t key, int msgflg, int& msqid);
 
-// `text` is the caller's buffer of `msgsz` bytes; with `user_memory` it is read
-// fault-tolerantly (Rule 2.1 step 4 answers EFAULT after the EINVAL checks), else it is
-// trusted. The caller has read mtype already (step 1).
+// msgsnd from trusted memory (sysvmq::Client): `text` holds `msgsz` bytes.
 int do_msgsnd(Connection& c, int msqid, long mtype, const void* text, std::size_t msgsz,
-              int msgflg, bool user_memory);
+              int msgflg);
+
+// msgsnd from the caller's `msgp` (the C API): mtype and text are read fault-tolerantly,
+// in one copy when the text fits a frame. An unreadable mtype is EFAULT before anything
+// else (Rule 2.1 step 1); an unreadable text is EFAULT after the EINVAL checks (step 4),
+// so the daemon answers it.
+int do_msgsnd_from_user(Connection& c, int msqid, const void* msgp, std::size_t msgsz,
+                        int msgflg);
 
 // On success: `mtype` and the text (never longer than `msgsz`).
 int do_msgrcv(Connection& c, int msqid, std::size_t msgsz, long msgtyp, int msgflg,

@@ -6,6 +6,7 @@
 
 #include "client/src/calls.hpp"
 #include "client/src/connection.hpp"
+#include "client/src/pid_scope.hpp"
 
 namespace sysvmq {
 namespace {
@@ -50,14 +51,15 @@ Result<int> Client::msgget(key_t key, int msgflg) {
 }
 
 Result<void> Client::msgsnd(int msqid, long mtype, std::string_view text, int flags) {
-  if (int err = detail::do_msgsnd(connection(), msqid, mtype, text.data(), text.size(), flags,
-                                  false)) {
+  const detail::PidScope pid_scope;
+  if (int err = detail::do_msgsnd(connection(), msqid, mtype, text.data(), text.size(), flags)) {
     return error(err);
   }
   return {};
 }
 
 Result<Message> Client::msgrcv(int msqid, std::size_t maxsize, long msgtyp, int flags) {
+  const detail::PidScope pid_scope;
   Message message;
   proto::Bytes text;
   if (int err = detail::do_msgrcv(connection(), msqid, maxsize, msgtyp, flags, message.mtype,
