@@ -31,8 +31,25 @@ inline constexpr std::size_t kDaemonIdleOffset = 320;   // u32, daemon: 1 = ring
 inline constexpr std::size_t kClientWaitingOffset = 384;  // u32, client: 1 = send WAKE
 inline constexpr std::size_t kGrantMsqidOffset = 448;   // i32, daemon: the credit's queue
 inline constexpr std::size_t kGrantMsgmaxOffset = 452;  // u32, daemon: largest text on credit
+inline constexpr std::size_t kGrantBasisOffset = 456;  // u32, daemon: the credit's Basis
+inline constexpr std::size_t kLeaseBasisOffset = 460;  // u32, daemon: the lease's Basis
 inline constexpr std::size_t kLqTailOffset = 512;       // u64, daemon: lent bytes published
 inline constexpr std::size_t kLqClaimOffset = 576;      // u64, both: claim word (see below)
+
+// What a grant (send credit, a lease) depends on in the client's identity (PROTOCOL.md
+// "Grants and identity"): which of its ids the client compares with those it connected
+// with before it uses the grant without asking. 0 is the safe reading of any other
+// value, and what a region that never said shows.
+enum class Basis : std::uint32_t {
+  identity = 0,   // euid, egid and the groups
+  owner_uid = 1,  // euid only
+  anyone = 2,     // nothing: every identity would be let in
+};
+inline Basis basis_of(std::uint32_t word) {
+  return word == static_cast<std::uint32_t>(Basis::owner_uid) ? Basis::owner_uid
+         : word == static_cast<std::uint32_t>(Basis::anyone)  ? Basis::anyone
+                                                               : Basis::identity;
+}
 
 // The lending ring's claim word (PROTOCOL.md "Lent messages"): the head index in the low
 // half, an epoch in bits 32..62, and bit 63 set while the daemon has revoked the lease.

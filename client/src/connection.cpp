@@ -28,6 +28,8 @@
 #include <optional>
 #include <variant>
 
+#include "client/src/pid_scope.hpp"
+
 namespace sysvmq::detail {
 namespace {
 
@@ -188,7 +190,7 @@ void close_listed_socket(int fd, const FdIdentity& id, bool close_it = true) {
 // ---- identity -------------------------------------------------------------------------
 uid_t raw_geteuid() { return static_cast<uid_t>(::syscall(SYS_geteuid)); }
 gid_t raw_getegid() { return static_cast<gid_t>(::syscall(SYS_getegid)); }
-pid_t raw_getpid() { return static_cast<pid_t>(::syscall(SYS_getpid)); }
+pid_t raw_getpid() { return current_pid(); }  // one per API call (pid_scope.hpp)
 
 // The supplementary groups, or false when the kernel would not say.
 bool raw_getgroups(std::vector<gid_t>& out) {
@@ -361,6 +363,14 @@ void Connection::ring_doorbell_if_idle() {
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (proto::ring::word32(ring_region_, proto::ring::kDaemonIdleOffset)
           .load(std::memory_order_relaxed) != 0) {
+    // The fast path's calls do not check the socket: never write into a number the
+    // program has closed (the daemon then saw the hang-up and ran what was published).
+    if (!names_socket(fd_, fd_id_)) {
+      close_listed_socket(fd_, fd_id_, /*close_it=*/false);
+      fd_ = -1;
+      drop();
+      return;
+    }
     proto::Bytes bell;
     proto::encode_request(0, 0, proto::DoorbellRequest{}, bell);
     bool sent_anything = false;
@@ -391,8 +401,17 @@ int Connection::send_on_credit(const proto::MsgsndRequest& req) {
   if (!ring::credit_of(ring::word64(ring_region_, ring::kSqTailOffset).load(std::memory_order_relaxed))
            .covers(spend.count, spend.bytes))
     return EAGAIN;
-  // A reconnect here leaves a fresh region without credit: publish_spending refuses.
-  if (ensure() != 0 || ring_region_ == nullptr) return EAGAIN;
+  // Not ensure(): a send on credit does not touch the socket, and the checks it needs
+  // cost a system call each. The ids the credit depends on must be those of connect
+  // (else the call goes to a new connection, judged anew: Rule 5.4.2). A daemon that
+  // closes this connection takes the credit back first (publish_spending then fails);
+  // one that died cannot, and its hang-up is seen here.
+  if (!grant_holds(ring::basis_of(
+          ring::word32(ring_region_, ring::kGrantBasisOffset).load(std::memory_order_relaxed)))) {
+    drop();
+    return EAGAIN;
+  }
+  if (daemon_hung_up()) return EAGAIN;  // call() finds out and reconnects
   out_.clear();
   proto::encode_request(0, proto::kFlagOnCredit, req, out_);
   std::uint64_t room = 0;
@@ -417,10 +436,10 @@ int Connection::receive_lent(int msqid, std::size_t msgsz, long msgtyp, int msgf
   if (fork_generation_ != g_fork_generation.load(std::memory_order_acquire) ||
       pid_ != raw_getpid())
     return EAGAIN;
-  // Credentials are checked once something lent fits this call, so a receive with
-  // nothing lent pays for them once, in call(). The socket is not looked at: a claim does
-  // not touch it, and a message lent before a daemon died was in its queue (taking it is
-  // a receive that came before the crash).
+  // The ids the lease depends on are checked once something lent fits this call, so a
+  // receive with nothing lent pays for them once, in call(). The socket is not looked at:
+  // a claim does not touch it, and a message lent before a daemon died was in its queue
+  // (taking it is a receive that came before the crash).
   bool same_identity = false;
   auto claim = ring::word64(ring_region_, ring::kLqClaimOffset);
   for (int attempt = 0; attempt < 4; ++attempt) {
@@ -443,7 +462,10 @@ int Connection::receive_lent(int msqid, std::size_t msgsz, long msgtyp, int msgf
     auto m = proto::decode_lent(h, lent_, why);
     if (!m || m->msqid != msqid || m->msgtyp != msgtyp) return EAGAIN;
     if (!same_identity) {
-      if (identity_changed()) {
+      // Read after the claim word: a new lease's basis was stored before its word, and
+      // a lease that ended since makes the claim below fail.
+      if (!grant_holds(ring::basis_of(ring::word32(ring_region_, ring::kLeaseBasisOffset)
+                                          .load(std::memory_order_relaxed)))) {
         drop();  // judged anew on the next connection (Rule 5.4.2)
         return EAGAIN;
       }
@@ -513,6 +535,22 @@ bool Connection::identity_changed() const {
   }
   std::vector<gid_t> now;
   return !raw_getgroups(now) || now != groups_;
+}
+
+bool Connection::grant_holds(proto::ring::Basis basis) const {
+  switch (basis) {
+    case proto::ring::Basis::anyone: return true;
+    case proto::ring::Basis::owner_uid: return raw_geteuid() == euid_;
+    case proto::ring::Basis::identity: break;
+  }
+  return !identity_changed();
+}
+
+bool Connection::daemon_hung_up() const {
+  // No events asked for: POLLHUP (the daemon's end closed), POLLERR and POLLNVAL come
+  // anyway, and nothing is read.
+  pollfd p{fd_, 0, 0};
+  return ::poll(&p, 1, 0) != 0;
 }
 
 bool Connection::peer_gone() {

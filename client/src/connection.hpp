@@ -119,6 +119,12 @@ class Connection {
   int reconnect_after_shutdown(bool can_park,
                                std::chrono::steady_clock::time_point deadline);
   bool identity_changed() const;
+  // Whether the calling thread's ids that a grant on `basis` depends on (PROTOCOL.md
+  // "Grants and identity") are still those of connect: zero, one or four system calls.
+  bool grant_holds(proto::ring::Basis basis) const;
+  // True when the daemon has hung up on this connection (it stopped or died), or the
+  // descriptor no longer polls as a live socket. One system call, nothing read.
+  bool daemon_hung_up() const;
   void record_identity();
   bool peer_gone();
 

@@ -29,6 +29,20 @@ int requested_by_msgget(int msgflg);
 // ipcperms(): true if `requested` (a mask of kRead | kWrite) is granted (Rule 5.1).
 bool has_access(const Caller& who, const Perm& perm, int requested);
 
+// What a granted access depends on in the caller's identity. The daemon grants ahead of
+// time (send credit, lent messages: PROTOCOL.md "Grants and identity"), and a client
+// whose thread changed its ids since connecting (Rule 5.4.2) may go on using a grant
+// only while the same check would still pass; this says which ids it must compare.
+enum class AccessBasis : std::uint8_t {
+  identity = 0,   // euid, egid and groups: a change of any of them may change the answer
+  owner_uid = 1,  // the owner class (euid is uid or cuid) and its triplet: euid alone
+  anyone = 2,     // all three triplets have the bits: no identity is refused
+};
+
+// The basis of has_access(who, perm, requested) judged without capabilities, which the
+// caller has found true.
+AccessBasis access_basis(const Caller& who, const Perm& perm, int requested);
+
 // The owner test of IPC_SET and IPC_RMID: euid is uid or cuid, or CAP_SYS_ADMIN
 // (Rule 5.2; CAP_IPC_OWNER does not help here).
 bool is_owner_or_admin(const Caller& who, const Perm& perm);

@@ -164,6 +164,11 @@ bool Registry::may_read_without_caps(const Caller& who, int msqid) const {
   return has_access(plain, q->perm(), kRead);
 }
 
+AccessBasis Registry::access_basis(const Caller& who, int msqid, int requested) const {
+  const Queue* q = find(msqid);
+  return q == nullptr ? AccessBasis::identity : core::access_basis(who, q->perm(), requested);
+}
+
 bool Registry::begin_lease(int msqid, std::int64_t msgtyp) {
   Queue* q = lookup(msqid);
   if (q == nullptr) return false;

@@ -104,6 +104,9 @@ class Registry {
   // Whether `who`, judged without capabilities, may read msqid: only such a receiver is
   // lent messages (a thread may drop a capability between calls).
   bool may_read_without_caps(const Caller& who, int msqid) const;
+  // What a grant of `requested` (kRead, kWrite) to `who` on msqid depends on in the
+  // caller's identity (access_basis); `identity` for a dead id.
+  AccessBasis access_basis(const Caller& who, int msqid, int requested) const;
   bool begin_lease(int msqid, std::int64_t msgtyp);
   std::vector<const Message*> lend_more(int msqid, std::size_t max_count, std::uint64_t max_bytes);
   void settle_lent(int msqid, std::size_t n, const Caller& lessee, TimePoint now);

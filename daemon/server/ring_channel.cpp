@@ -104,7 +104,10 @@ namespace {
 constexpr int kCasAttempts = 64;
 }  // namespace
 
-bool RingChannel::grant(int msqid, std::uint32_t msgmax, ring::Credit add) {
+bool RingChannel::grant(int msqid, std::uint32_t msgmax, ring::Basis basis, ring::Credit add) {
+  // Before the queue's id: a client that sees the id sees the basis that goes with it.
+  ring::word32(region_, ring::kGrantBasisOffset)
+      .store(static_cast<std::uint32_t>(basis), std::memory_order_release);
   ring::word32(region_, ring::kGrantMsqidOffset).store(static_cast<std::uint32_t>(msqid),
                                                        std::memory_order_release);
   ring::word32(region_, ring::kGrantMsgmaxOffset).store(msgmax, std::memory_order_release);
@@ -136,12 +139,14 @@ bool RingChannel::revoke(ring::Credit& left) {
   return false;
 }
 
-std::uint64_t RingChannel::start_lease() {
+std::uint64_t RingChannel::start_lease(ring::Basis basis) {
   // Where the client's claims stopped is where the new epoch's entries begin: the tail
   // goes back there before the word says "unrevoked", so a client that reads the new
   // word reads the new tail with it.
   const std::uint64_t head = ring::claim_head(ring::word64(region_, ring::kLqClaimOffset).load());
   lq_.reset_to(head);
+  ring::word32(region_, ring::kLeaseBasisOffset)
+      .store(static_cast<std::uint32_t>(basis), std::memory_order_relaxed);
   ++lq_epoch_;
   ring::word64(region_, ring::kLqClaimOffset)
       .store(ring::claim_word(head, lq_epoch_, false), std::memory_order_release);

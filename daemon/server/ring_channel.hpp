@@ -49,18 +49,21 @@ class RingChannel {
   // True (once) when the client said it sleeps until a WAKE: the daemon owes it one.
   bool take_client_waiting();
 
-  // Send credit (PROTOCOL.md "Send credit"). grant() names the queue and adds to what the
-  // client holds (saturating); revoke() takes all that is left and says how much. Both
+  // Send credit (PROTOCOL.md "Send credit"). grant() names the queue and what the grant
+  // depends on in the client's identity, and adds to what the client holds
+  // (saturating); revoke() takes all that is left and says how much. Both
   // false when a client fighting over the word keeps the compare-and-swap from landing.
   // The caller keeps the authoritative ledger; the shared word is only the client's view.
-  bool grant(int msqid, std::uint32_t msgmax, proto::ring::Credit add);
+  bool grant(int msqid, std::uint32_t msgmax, proto::ring::Basis basis,
+             proto::ring::Credit add);
   bool revoke(proto::ring::Credit& left);
 
   // Lending (PROTOCOL.md "Lent messages"). The daemon keeps, per lease, the bytes of
   // every lent entry; the client's claims move the head in the claim word.
   // A new lease: the lending ring restarts at the current head with a fresh epoch,
-  // unrevoked; returns that head. The caller revoked any earlier lease first.
-  std::uint64_t start_lease();
+  // unrevoked, on `basis` (what it depends on in the client's identity); returns that
+  // head. The caller revoked any earlier lease first.
+  std::uint64_t start_lease(proto::ring::Basis basis);
   // The head as the client's claims have moved it (low 32 bits), or false when the word
   // is impossible: another epoch, a revoked lease the daemon did not revoke, a head
   // behind what was settled or beyond what was lent.

@@ -299,6 +299,16 @@ std::size_t take_claimed(LeaseLedger& lease, std::uint64_t head, std::uint64_t& 
   return n;
 }
 
+// The wire's name for what a grant depends on in the client's identity.
+proto::ring::Basis basis_for(core::AccessBasis b) {
+  switch (b) {
+    case core::AccessBasis::anyone: return proto::ring::Basis::anyone;
+    case core::AccessBasis::owner_uid: return proto::ring::Basis::owner_uid;
+    case core::AccessBasis::identity: break;
+  }
+  return proto::ring::Basis::identity;
+}
+
 // The most one grant promises: the credit word's fields, and a cap that keeps one
 // producer from taking a large queue's whole room at once.
 constexpr core::Reservation kGrantCap{proto::ring::kMaxCreditCount, 1u << 20};
@@ -329,7 +339,8 @@ void Server::maybe_grant(Session& s, int msqid) {
   const core::Reservation r = registry_.grantable(plain, msqid, kGrantCap);
   if (r.empty()) return;
   const auto msgmax = static_cast<std::uint32_t>(registry_.limits().msgmax);
-  if (!s.ring()->grant(msqid, msgmax,
+  const auto basis = basis_for(registry_.access_basis(plain, msqid, core::kWrite));
+  if (!s.ring()->grant(msqid, msgmax, basis,
                        proto::ring::Credit{static_cast<std::uint32_t>(r.count),
                                            static_cast<std::uint32_t>(r.bytes)})) {
     ++counters_.sessions_closed_bad_input;
@@ -457,7 +468,10 @@ void Server::maybe_lease(Session& s, int msqid, std::int64_t msgtyp) {
       if (other->lease().msqid == msqid) return;
     if (!registry_.may_read_without_caps(s.peer().caller, msqid)) return;
     if (!registry_.begin_lease(msqid, msgtyp)) return;
-    lease = LeaseLedger{msqid, msgtyp, {}, s.ring()->start_lease()};
+    core::Caller plain = s.peer().caller;
+    plain.caps = core::Capabilities{};
+    const auto basis = basis_for(registry_.access_basis(plain, msqid, core::kRead));
+    lease = LeaseLedger{msqid, msgtyp, {}, s.ring()->start_lease(basis)};
     remember(leased_, s);
   }
   refill_lease(s);

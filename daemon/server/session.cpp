@@ -444,6 +444,12 @@ void Session::close(const std::string& reason, bool fault) {
   // Messages sent on credit were complete when published: apply them before anything
   // of this connection goes (a client that exits right after msgsnd loses nothing).
   if (ring_ && !fault) {
+    // The credit goes first: a send the client publishes after this compare-and-swap
+    // fails to pay and goes by a call, never into a ring that nobody drains again.
+    // (Should a client fighting over the word keep it from landing, the drain below
+    // still runs all that was published.)
+    proto::ring::Credit left;
+    ring_->revoke(left);
     credit_only_ = true;
     servicing_ring_ = false;
     service_ring(/*all_published=*/true);

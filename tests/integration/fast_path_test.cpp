@@ -14,7 +14,10 @@
 #include <sysvmq/client.hpp>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <filesystem>
+#include <iterator>
 #include <fstream>
 #include <atomic>
 #include <cstdlib>
@@ -315,6 +318,108 @@ TEST_F(FastPath, ACreditSenderThatHangsUpLosesNothingItPublished) {
   EXPECT_EQ(ds.msg_qnum, 11u);
 }
 
+std::string text_of(const MsgBuf& m, ssize_t n) {
+  return n < 0 ? "error " + std::to_string(errno) : std::string(m.mtext, static_cast<std::size_t>(n));
+}
+
+// The descriptors of this process that are sockets.
+std::vector<int> socket_fds() {
+  std::vector<int> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    const auto target = std::filesystem::read_symlink(e.path(), ec);
+    if (!ec && target.string().rfind("socket:", 0) == 0)
+      out.push_back(std::stoi(e.path().filename().string()));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// A send on credit does not look at the socket (it would cost a system call per send).
+// When the program has closed it and given the number to a socket of its own, while the
+// daemon has not yet seen the hang-up (it is stopped here), the send is published and
+// paid for, the daemon runs it when it hears the hang-up — and the library never rings
+// its doorbell into the program's socket.
+TEST_F(FastPath, ASendOnCreditAfterTheProgramTookTheSocketsNumberWritesNothingIntoIt) {
+  if (!fast_path_on()) GTEST_SKIP() << "about rings; the socket twin has none";
+  Queue q;
+  ASSERT_GE(q.id(), 0);
+  struct Resume {
+    pid_t pid;
+    bool stopped = false;
+    ~Resume() {
+      if (stopped) ::kill(pid, SIGCONT);
+    }
+  } resume{daemon_.pid()};
+  int sent = -1;
+  int program_end = -1;
+  std::string why;
+  std::thread t([&] {
+    const auto before = socket_fds();
+    const MsgBuf a = make_msg(1, "a"), b = make_msg(1, "b"), c = make_msg(1, "c");
+    if (sysvmq_msgsnd(q.id(), &a, 1, 0) != 0 || sysvmq_msgsnd(q.id(), &b, 1, 0) != 0) {
+      why = "first sends failed";
+      return;
+    }
+    std::vector<int> ours;
+    const auto after = socket_fds();
+    std::set_difference(after.begin(), after.end(), before.begin(), before.end(),
+                        std::back_inserter(ours));
+    if (ours.size() != 1) {
+      why = "expected one new socket, found " + std::to_string(ours.size());
+      return;
+    }
+    let_the_daemon_go_idle();
+    resume.stopped = ::kill(resume.pid, SIGSTOP) == 0;
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0 ||
+        ::dup2(pair[0], ours[0]) != ours[0]) {
+      why = "could not take the number";
+      return;
+    }
+    ::close(pair[0]);
+    program_end = pair[1];
+    sent = sysvmq_msgsnd(q.id(), &c, 1, 0);
+  });
+  t.join();
+  ASSERT_EQ(why, "");
+  EXPECT_EQ(sent, 0);
+  ::kill(resume.pid, SIGCONT);
+  resume.stopped = false;
+  pollfd p{program_end, POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 100), 0) << "bytes were written into the program's socket";
+  ::close(program_end);
+  for (const char* want : {"a", "b", "c"}) {
+    MsgBuf in;
+    EXPECT_EQ(text_of(in, sysvmq_msgrcv(q.id(), &in, sizeof in.mtext, 0, IPC_NOWAIT)), want);
+  }
+}
+
+// A daemon that dies cannot take credit back. A send with credit in hand after that
+// must fail as any call to a dead daemon does (SEMANTICS.md 8.14: a crash is never
+// hidden), not vanish into a ring nobody drains.
+TEST_F(FastPath, ASendWithCreditInHandAfterTheDaemonDiedFails) {
+  if (!fast_path_on()) GTEST_SKIP() << "about rings; the socket twin has none";
+  Queue q;
+  ASSERT_GE(q.id(), 0);
+  int first = -1;
+  int after_death = 0;
+  int after_death_errno = 0;
+  std::thread t([&] {
+    const MsgBuf m = make_msg(1, "x");
+    first = sysvmq_msgsnd(q.id(), &m, 1, 0) | sysvmq_msgsnd(q.id(), &m, 1, 0);
+    daemon_.stop(SIGKILL);
+    after_death = sysvmq_msgsnd(q.id(), &m, 1, 0);
+    after_death_errno = errno;
+  });
+  t.join();
+  EXPECT_EQ(first, 0);
+  EXPECT_EQ(after_death, -1) << "a send after the daemon died reported success";
+  EXPECT_EQ(after_death_errno, ECONNREFUSED) << std::strerror(after_death_errno);
+  std::string why;
+  ASSERT_TRUE(daemon_.start(why)) << why;  // for the fixture's own ending
+}
+
 TEST_F(FastPath, CreditCannotBeSpentTwice) {
   if (!fast_path_on()) GTEST_SKIP() << "about rings; the socket twin has none";
   Queue q;
@@ -577,10 +682,6 @@ void fill(int msqid, int n) {
     const MsgBuf m = numbered(i);
     ASSERT_EQ(sysvmq_msgsnd(msqid, &m, std::strlen(m.mtext), 0), 0);
   }
-}
-
-std::string text_of(const MsgBuf& m, ssize_t n) {
-  return n < 0 ? "error " + std::to_string(errno) : std::string(m.mtext, static_cast<std::size_t>(n));
 }
 
 TEST_F(FastPath, AReceiverTakesLentMessagesWithoutAskingInOrder) {

@@ -127,5 +127,84 @@ TEST_F(IdentityTest, ThreadThatRaisesCapIpcOwnerAgainHasItAtOnce) {
          "with it, as the kernel would not";
 }
 
+// The fast path uses send credit and lent messages without asking the daemon; what the
+// daemon granted them on depends on the ids the thread connected with (PROTOCOL.md
+// "Grants and identity"). A thread that changes its euid is judged by the new one at
+// once, credit or lease in hand. (On the socket the same calls simply reconnect.)
+TEST_F(IdentityTest, ASendWithCreditInHandAfterAnEuidChangeIsJudgedByTheNewEuid) {
+  Queue q(0600);  // root's: the credit depends on the euid alone
+  ASSERT_GE(q.id(), 0);
+  const MsgBuf out = make_msg(1, "x");
+  int as_root = -1;
+  int as_nobody = 0;
+  int as_nobody_errno = 0;
+  int root_again = -1;
+  std::thread t([&] {
+    as_root = 0;
+    for (int i = 0; i < 3; ++i) as_root |= sysvmq_msgsnd(q.id(), &out, 1, IPC_NOWAIT);
+    if (thread_seteuid(kNobody) != 0) return;
+    as_nobody = sysvmq_msgsnd(q.id(), &out, 1, IPC_NOWAIT);
+    as_nobody_errno = errno;
+    if (thread_seteuid(0) != 0) return;
+    root_again = sysvmq_msgsnd(q.id(), &out, 1, IPC_NOWAIT);
+  });
+  t.join();
+  EXPECT_EQ(as_root, 0);
+  EXPECT_EQ(as_nobody, -1) << "a send on credit earned as root landed for nobody";
+  EXPECT_EQ(as_nobody_errno, EACCES) << std::strerror(as_nobody_errno);
+  EXPECT_EQ(root_again, 0);
+  struct msqid_ds ds {};
+  ASSERT_EQ(sysvmq_msgctl(q.id(), IPC_STAT, &ds), 0);
+  EXPECT_EQ(ds.msg_qnum, 4u);
+}
+
+TEST_F(IdentityTest, AReceiveWithALeaseInHandAfterAnEuidChangeIsJudgedByTheNewEuid) {
+  Queue q(0600);
+  ASSERT_GE(q.id(), 0);
+  const MsgBuf out = make_msg(1, "x");
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(sysvmq_msgsnd(q.id(), &out, 1, 0), 0);
+  ssize_t as_root = -1;
+  ssize_t as_nobody = 0;
+  int as_nobody_errno = 0;
+  std::thread t([&] {
+    MsgBuf in;
+    // The first receive is answered and leases the queue to this thread.
+    as_root = sysvmq_msgrcv(q.id(), &in, sizeof in.mtext, 0, IPC_NOWAIT);
+    if (as_root >= 0) as_root = sysvmq_msgrcv(q.id(), &in, sizeof in.mtext, 0, IPC_NOWAIT);
+    if (thread_seteuid(kNobody) != 0) return;
+    as_nobody = sysvmq_msgrcv(q.id(), &in, sizeof in.mtext, 0, IPC_NOWAIT);
+    as_nobody_errno = errno;
+    thread_seteuid(0);
+  });
+  t.join();
+  EXPECT_EQ(as_root, 1);
+  EXPECT_EQ(as_nobody, -1) << "a message lent to root was taken by nobody";
+  EXPECT_EQ(as_nobody_errno, EACCES) << std::strerror(as_nobody_errno);
+  struct msqid_ds ds {};
+  ASSERT_EQ(sysvmq_msgctl(q.id(), IPC_STAT, &ds), 0);
+  EXPECT_EQ(ds.msg_qnum, 8u);
+}
+
+// Where every class may write, no identity is refused: a thread that changes its euid
+// keeps sending, as with the kernel.
+TEST_F(IdentityTest, ASendToAQueueEveryoneMayWriteSucceedsWhateverTheEuid) {
+  Queue q(0666);
+  ASSERT_GE(q.id(), 0);
+  const MsgBuf out = make_msg(1, "x");
+  int sent = -1;
+  std::thread t([&] {
+    sent = 0;
+    for (int i = 0; i < 3; ++i) sent |= sysvmq_msgsnd(q.id(), &out, 1, IPC_NOWAIT);
+    if (thread_seteuid(kNobody) != 0) return;
+    for (int i = 0; i < 3; ++i) sent |= sysvmq_msgsnd(q.id(), &out, 1, IPC_NOWAIT);
+    thread_seteuid(0);
+  });
+  t.join();
+  EXPECT_EQ(sent, 0);
+  struct msqid_ds ds {};
+  ASSERT_EQ(sysvmq_msgctl(q.id(), IPC_STAT, &ds), 0);
+  EXPECT_EQ(ds.msg_qnum, 6u);
+}
+
 }  // namespace
 }  // namespace sysvmq::test

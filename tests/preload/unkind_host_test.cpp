@@ -53,6 +53,24 @@ TEST_F(UnkindHostTest, SocketClosedUnderTheShimIsReopened) {
       << r.describe();
 }
 
+// With send credit in hand (the fast path), the socket is closed and its number given to
+// another socket. The sends already paid for and the next ones all arrive, in order, and
+// the program's socket gets no bytes: a daemon that sees the hang-up takes the credit
+// back before it runs what was published, and the library checks the number before it
+// would ring the daemon's doorbell.
+TEST_F(UnkindHostTest, SendsWithCreditInHandWhenTheSocketIsClosedAllArriveInOrder) {
+  const Finished r = run(probe_argv({"get", "0", "01600", "send", "@", "1", "a", "send", "@", "1",
+                                     "b", "closefrom", "3", "occupy-socketpair", "send", "@", "1",
+                                     "c", "send", "@", "1", "d", "recv", "@", "0", "recv", "@", "0",
+                                     "recv", "@", "0", "recv", "@", "0", "check-occupied", "rmid",
+                                     "@"}));
+  ASSERT_EQ(r.status, 0) << r.describe();
+  EXPECT_EQ(without_ids(r.lines()),
+            (Lines{"get ID", "send 0", "send 0", "closefrom 3", "occupy-socketpair 3,4", "send 0",
+                   "send 0", "recv 1 1 a", "recv 1 1 b", "recv 1 1 c", "recv 1 1 d",
+                   "occupied ok", "rmid 0"}));
+}
+
 // fakeroot's faked: msgget in the parent, then fork(), close every descriptor, and go on
 // with the parent's queue ids in the child.
 TEST_F(UnkindHostTest, ChildThatClosesEverythingAfterForkKeepsUsingTheParentsQueue) {

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <vector>
 
 #include "tests/unit/core/core_test_util.hpp"
 
@@ -225,6 +226,61 @@ TEST(Permissions, Rule5_3_Uid0WithoutCapabilitiesIsAnOrdinaryUser) {
   MsqidSet s = set_of(stat(r, own));
   s.qbytes = 1000000;
   EXPECT_EQ(answer(ipc_set(r, plain_root, own, s)), Errc::eperm);  // measured on the kernel
+}
+
+// ---- what a grant depends on (PROTOCOL.md "Grants and identity") ----
+
+// Every identity the property below ranges over: owner, creator, members of the group
+// and the creator's group by egid or by supplementary group, strangers.
+std::vector<Caller> every_kind_of_caller() {
+  std::vector<Caller> all;
+  for (std::uint32_t uid : {1000u, 2000u, 7u})
+    for (std::uint32_t gid : {1000u, 2000u, 8u})
+      for (const auto& groups : std::vector<std::vector<std::uint32_t>>{{}, {1000}, {2000}, {9}})
+        all.push_back(user(uid, gid, 1, groups));
+  return all;
+}
+
+// The property the client relies on when it uses a grant without asking: as long as the
+// ids the basis names are unchanged, every identity would get the same answer.
+TEST(Permissions, AGrantsBasisNamesEveryIdThatCouldChangeTheAnswer) {
+  const auto callers = every_kind_of_caller();
+  int anyone = 0;
+  int owner_uid = 0;
+  for (std::uint32_t mode = 0; mode <= 0777; ++mode) {
+    const Perm p = perm_with(mode);
+    for (int requested : {kRead, kWrite}) {
+      for (const Caller& who : callers) {
+        if (!has_access(who, p, requested)) continue;
+        const AccessBasis basis = access_basis(who, p, requested);
+        for (const Caller& now : callers) {
+          const bool same_ids = basis == AccessBasis::anyone ||
+                                (basis == AccessBasis::owner_uid && now.uid == who.uid);
+          if (same_ids) {
+            ASSERT_TRUE(has_access(now, p, requested))
+                << "mode " << std::oct << mode << std::dec << " uid " << now.uid << " gid "
+                << now.gid << ": the grant's basis let a refused identity in";
+          }
+        }
+        anyone += basis == AccessBasis::anyone;
+        owner_uid += basis == AccessBasis::owner_uid;
+      }
+    }
+  }
+  // Both shortcuts are taken somewhere (else the property says nothing).
+  EXPECT_GT(anyone, 0);
+  EXPECT_GT(owner_uid, 0);
+}
+
+TEST(Permissions, OnlyAModeThatLetsEveryClassInNeedsNoIdentityAtAll) {
+  EXPECT_EQ(access_basis(user(7, 8, 1), perm_with(0666), kWrite), AccessBasis::anyone);
+  EXPECT_EQ(access_basis(user(1000, 8, 1), perm_with(0222), kWrite), AccessBasis::anyone);
+  // An owner refused by its own triplet (classes do not fall through) makes 0066 a
+  // mode where identity matters.
+  EXPECT_EQ(access_basis(user(7, 8, 1), perm_with(0066), kWrite), AccessBasis::identity);
+  EXPECT_EQ(access_basis(user(1000, 8, 1), perm_with(0600), kWrite), AccessBasis::owner_uid);
+  EXPECT_EQ(access_basis(user(2000, 8, 1), perm_with(0640), kRead), AccessBasis::owner_uid);
+  EXPECT_EQ(access_basis(user(7, 1000, 1), perm_with(0060), kWrite), AccessBasis::identity);
 }
 
 }  // namespace
