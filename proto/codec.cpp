@@ -1,6 +1,7 @@
 // codec.cpp: the wire protocol of PROTOCOL.md, byte by byte.
 // Every integer is written and read with explicit little-endian shifts; nothing copies a
-// host struct. Reading goes through Reader, which fails cleanly instead of overrunning.
+// host struct (fields.hpp). Reading goes through FieldReader, which fails cleanly instead
+// of overrunning.
 // Not here: what a call means (daemon/core) or when a connection closes (daemon/server).
 #include "proto/codec.hpp"
 
@@ -14,24 +15,6 @@ namespace {
 
 // ---- writing --------------------------------------------------------------------------
 
-void put_u16(Bytes& out, std::uint16_t v) {
-  out.push_back(static_cast<std::byte>(v & 0xffu));
-  out.push_back(static_cast<std::byte>((v >> 8) & 0xffu));
-}
-void put_u32(Bytes& out, std::uint32_t v) {
-  for (int shift = 0; shift < 32; shift += 8) {
-    out.push_back(static_cast<std::byte>((v >> shift) & 0xffu));
-  }
-}
-void put_u64(Bytes& out, std::uint64_t v) {
-  for (int shift = 0; shift < 64; shift += 8) {
-    out.push_back(static_cast<std::byte>((v >> shift) & 0xffu));
-  }
-}
-// Signed values travel as their two's-complement bits (conversion is modular in C++20).
-void put_i32(Bytes& out, std::int32_t v) { put_u32(out, static_cast<std::uint32_t>(v)); }
-void put_i64(Bytes& out, std::int64_t v) { put_u64(out, static_cast<std::uint64_t>(v)); }
-void put_bytes(Bytes& out, std::span<const std::byte> b) { out.insert(out.end(), b.begin(), b.end()); }
 void put_text(Bytes& out, const std::string& s) {
   for (char c : s) out.push_back(static_cast<std::byte>(static_cast<unsigned char>(c)));
 }
@@ -59,43 +42,7 @@ void end_frame(Bytes& out, std::size_t start) {
 
 // Bounds-checked cursor over a body. Once a read falls short, ok() is false and every
 // later read returns 0; callers check ok() (and done()) once at the end.
-class Reader {
- public:
-  explicit Reader(std::span<const std::byte> data) : data_(data) {}
-
-  std::uint16_t u16() { return static_cast<std::uint16_t>(take(2)); }
-  std::uint32_t u32() { return static_cast<std::uint32_t>(take(4)); }
-  std::uint64_t u64() { return take(8); }
-  std::int32_t i32() { return static_cast<std::int32_t>(u32()); }
-  std::int64_t i64() { return static_cast<std::int64_t>(u64()); }
-  std::span<const std::byte> rest() {
-    if (!ok_) return {};
-    auto r = data_.subspan(pos_);
-    pos_ = data_.size();
-    return r;
-  }
-
-  bool ok() const { return ok_; }
-  std::size_t remaining() const { return ok_ ? data_.size() - pos_ : 0; }
-
- private:
-  std::uint64_t take(std::size_t n) {
-    if (!ok_ || data_.size() - pos_ < n) {
-      ok_ = false;
-      return 0;
-    }
-    std::uint64_t v = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      v |= static_cast<std::uint64_t>(std::to_integer<unsigned>(data_[pos_ + i])) << (8 * i);
-    }
-    pos_ += n;
-    return v;
-  }
-
-  std::span<const std::byte> data_;
-  std::size_t pos_ = 0;
-  bool ok_ = true;
-};
+using Reader = FieldReader;
 
 std::string_view op_name(std::uint16_t op) {
   switch (static_cast<Opcode>(op & ~kReplyBit)) {

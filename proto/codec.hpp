@@ -13,12 +13,11 @@
 #include <vector>
 
 #include "proto/errc.hpp"
+#include "proto/fields.hpp"
 #include "proto/limits.hpp"
 #include "proto/sysv.hpp"
 
 namespace sysvmq::proto {
-
-using Bytes = std::vector<std::byte>;
 
 inline constexpr std::uint32_t kMagic = 0x514D5653;  // "SVMQ" in memory order (LE)
 inline constexpr std::uint16_t kVersion = 1;

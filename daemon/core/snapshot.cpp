@@ -5,6 +5,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "proto/fields.hpp"
 #include "proto/sysv.hpp"
 
 namespace sysvmq::core {
@@ -30,65 +31,22 @@ constexpr std::array<std::uint32_t, 256> make_crc_table() {
 }
 constexpr auto kCrcTable = make_crc_table();
 
-class Writer {
- public:
-  explicit Writer(Bytes& out) : out_(out) {}
-  void u32(std::uint32_t v) { put(v, 4); }
-  void i32(std::int32_t v) { put(static_cast<std::uint32_t>(v), 4); }
-  void u64(std::uint64_t v) { put(v, 8); }
-  void i64(std::int64_t v) { put(static_cast<std::uint64_t>(v), 8); }
-  void bytes(std::span<const std::byte> b) { out_.insert(out_.end(), b.begin(), b.end()); }
-  void pid(const ProcessRef& p) {
-    i32(p.host_pid);
-    i32(p.local_pid);
-    u64(p.pid_ns);
-  }
+using Writer = proto::FieldWriter;
+using Reader = proto::FieldReader;
 
- private:
-  void put(std::uint64_t v, int n) {
-    for (int i = 0; i < n; ++i) out_.push_back(static_cast<std::byte>(v >> (8 * i)));
-  }
-  Bytes& out_;
-};
+void put_pid(Writer& w, const ProcessRef& p) {
+  w.i32(p.host_pid);
+  w.i32(p.local_pid);
+  w.u64(p.pid_ns);
+}
 
-// Reads fields off the front of a span; a read past the end sets `short_` and yields 0.
-class Reader {
- public:
-  explicit Reader(std::span<const std::byte> in) : in_(in) {}
-  std::uint32_t u32() { return static_cast<std::uint32_t>(get(4)); }
-  std::int32_t i32() { return static_cast<std::int32_t>(get(4)); }
-  std::uint64_t u64() { return get(8); }
-  std::int64_t i64() { return static_cast<std::int64_t>(get(8)); }
-  std::span<const std::byte> bytes(std::size_t n) {
-    if (n > in_.size()) {
-      short_ = true;
-      in_ = {};
-      return {};
-    }
-    auto b = in_.first(n);
-    in_ = in_.subspan(n);
-    return b;
-  }
-  ProcessRef pid() {
-    ProcessRef p;
-    p.host_pid = i32();
-    p.local_pid = i32();
-    p.pid_ns = u64();
-    return p;
-  }
-  std::size_t left() const { return in_.size(); }
-  bool short_read() const { return short_; }
-
- private:
-  std::uint64_t get(std::size_t n) {
-    const auto b = bytes(n);
-    std::uint64_t v = 0;
-    for (std::size_t i = 0; i < b.size(); ++i) v |= std::to_integer<std::uint64_t>(b[i]) << (8 * i);
-    return v;
-  }
-  std::span<const std::byte> in_;
-  bool short_ = false;
-};
+ProcessRef read_pid(Reader& r) {
+  ProcessRef p;
+  p.host_pid = r.i32();
+  p.local_pid = r.i32();
+  p.pid_ns = r.u64();
+  return p;
+}
 
 std::optional<DecodedSnapshot> fail(std::string& why, std::string text) {
   why = std::move(text);
@@ -136,8 +94,8 @@ Bytes encode_snapshot(const Registry& registry, std::int64_t taken_at) {
     w.i64(to_time_t(f.stime));
     w.i64(to_time_t(f.rtime));
     w.i64(to_time_t(f.ctime));
-    w.pid(f.lspid);
-    w.pid(f.lrpid);
+    put_pid(w, f.lspid);
+    put_pid(w, f.lrpid);
     w.u64(q->qnum());
     for (const Message& m : q->messages()) {
       w.i64(m.mtype);
@@ -179,11 +137,11 @@ std::optional<DecodedSnapshot> decode_snapshot(std::span<const std::byte> data, 
   reg.next_cursor = r.i32();
   reg.seq = r.u32();
   const std::uint32_t count = r.u32();
-  if (r.short_read()) return fail(why, "truncated: no id cursors");
+  if (!r.ok()) return fail(why, "truncated: no id cursors");
   if (reg.last_idx < -1 || reg.last_idx >= proto::kIpcmni || reg.next_cursor < 0 ||
       reg.next_cursor > proto::kIpcmni || reg.seq >= static_cast<std::uint32_t>(proto::kSeqMax))
     return fail(why, "id cursors out of range");
-  if (count > static_cast<std::uint32_t>(proto::kIpcmni) || count * kQueueBytes > r.left())
+  if (count > static_cast<std::uint32_t>(proto::kIpcmni) || count * kQueueBytes > r.remaining())
     return fail(why, "queue count " + std::to_string(count) + " does not fit the file");
   reg.queues.reserve(count);
   std::unordered_set<std::int32_t> keys;
@@ -202,11 +160,11 @@ std::optional<DecodedSnapshot> decode_snapshot(std::span<const std::byte> data, 
     q.fields.stime = TimePoint{std::chrono::seconds{r.i64()}};
     q.fields.rtime = TimePoint{std::chrono::seconds{r.i64()}};
     q.fields.ctime = TimePoint{std::chrono::seconds{r.i64()}};
-    q.fields.lspid = r.pid();
-    q.fields.lrpid = r.pid();
+    q.fields.lspid = read_pid(r);
+    q.fields.lrpid = read_pid(r);
     const std::uint64_t messages = r.u64();
     const std::string which = "queue " + std::to_string(i) + " (slot " + std::to_string(q.slot) + ")";
-    if (r.short_read()) return fail(why, "truncated in " + which);
+    if (!r.ok()) return fail(why, "truncated in " + which);
     if (q.slot < 0 || q.slot >= proto::kIpcmni || (!reg.queues.empty() && q.slot <= reg.queues.back().slot))
       return fail(why, which + ": slot out of range or out of order");
     if (p.seq >= static_cast<std::uint32_t>(proto::kSeqMax) ||
@@ -214,13 +172,13 @@ std::optional<DecodedSnapshot> decode_snapshot(std::span<const std::byte> data, 
       return fail(why, which + ": sequence or mode out of range");
     if (p.key != proto::kIpcPrivate && !keys.insert(p.key).second)
       return fail(why, which + ": key " + std::to_string(p.key) + " twice");
-    if (messages > r.left() / kMessageHeaderBytes)
+    if (messages > r.remaining() / kMessageHeaderBytes)
       return fail(why, which + ": message count " + std::to_string(messages) + " does not fit the file");
     for (std::uint64_t m = 0; m < messages; ++m) {
       const std::int64_t mtype = r.i64();
       const std::uint32_t length = r.u32();
       const auto text = r.bytes(length);
-      if (r.short_read()) return fail(why, "truncated in a message of " + which);
+      if (!r.ok()) return fail(why, "truncated in a message of " + which);
       if (mtype < 1) return fail(why, which + ": a message with mtype " + std::to_string(mtype));
       q.messages.push_back(Message{mtype, Bytes(text.begin(), text.end())});
       out.bytes += length;
@@ -228,7 +186,7 @@ std::optional<DecodedSnapshot> decode_snapshot(std::span<const std::byte> data, 
     out.messages += messages;
     reg.queues.push_back(std::move(q));
   }
-  if (r.left() != 0) return fail(why, std::to_string(r.left()) + " unexpected bytes after the last queue");
+  if (r.remaining() != 0) return fail(why, std::to_string(r.remaining()) + " unexpected bytes after the last queue");
   return out;
 }
 
