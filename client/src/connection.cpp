@@ -234,6 +234,11 @@ bool sleep_ms(int ms) { return ::poll(nullptr, 0, ms) >= 0 || errno != EINTR; }
 
 }  // namespace
 
+unsigned fork_generation() {
+  register_atfork_once();
+  return g_fork_generation.load(std::memory_order_acquire);
+}
+
 bool is_own_socket(int fd) {
   FdsLock lock;
   if (g_fds == nullptr) return false;

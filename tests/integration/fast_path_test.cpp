@@ -580,11 +580,6 @@ void set_mode(int msqid, mode_t mode) {
   ASSERT_EQ(sysvmq_msgctl(msqid, IPC_SET, &ds), 0);
 }
 
-msgqnum_t qnum(int msqid) {
-  struct msqid_ds ds {};
-  return sysvmq_msgctl(msqid, IPC_STAT, &ds) == 0 ? ds.msg_qnum : ~msgqnum_t{0};
-}
-
 TEST_F(FastPath, CreditGoesWithThePermissionThatEarnedIt) {
   Queue q(0666);
   ASSERT_GE(q.id(), 0);

@@ -153,9 +153,7 @@ TEST_F(IdentityTest, ASendWithCreditInHandAfterAnEuidChangeIsJudgedByTheNewEuid)
   EXPECT_EQ(as_nobody, -1) << "a send on credit earned as root landed for nobody";
   EXPECT_EQ(as_nobody_errno, EACCES) << std::strerror(as_nobody_errno);
   EXPECT_EQ(root_again, 0);
-  struct msqid_ds ds {};
-  ASSERT_EQ(sysvmq_msgctl(q.id(), IPC_STAT, &ds), 0);
-  EXPECT_EQ(ds.msg_qnum, 4u);
+  EXPECT_EQ(qnum(q.id()), 4u);
 }
 
 TEST_F(IdentityTest, AReceiveWithALeaseInHandAfterAnEuidChangeIsJudgedByTheNewEuid) {
@@ -180,9 +178,7 @@ TEST_F(IdentityTest, AReceiveWithALeaseInHandAfterAnEuidChangeIsJudgedByTheNewEu
   EXPECT_EQ(as_root, 1);
   EXPECT_EQ(as_nobody, -1) << "a message lent to root was taken by nobody";
   EXPECT_EQ(as_nobody_errno, EACCES) << std::strerror(as_nobody_errno);
-  struct msqid_ds ds {};
-  ASSERT_EQ(sysvmq_msgctl(q.id(), IPC_STAT, &ds), 0);
-  EXPECT_EQ(ds.msg_qnum, 8u);
+  EXPECT_EQ(qnum(q.id()), 8u);
 }
 
 // Where every class may write, no identity is refused: a thread that changes its euid
@@ -201,9 +197,7 @@ TEST_F(IdentityTest, ASendToAQueueEveryoneMayWriteSucceedsWhateverTheEuid) {
   });
   t.join();
   EXPECT_EQ(sent, 0);
-  struct msqid_ds ds {};
-  ASSERT_EQ(sysvmq_msgctl(q.id(), IPC_STAT, &ds), 0);
-  EXPECT_EQ(ds.msg_qnum, 6u);
+  EXPECT_EQ(qnum(q.id()), 6u);
 }
 
 }  // namespace

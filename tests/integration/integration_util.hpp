@@ -36,6 +36,12 @@ inline MsgBuf make_msg(long mtype, std::string_view text) {
   return m;
 }
 
+// msg_qnum of msqid by IPC_STAT through the C API (all ones when the call fails).
+inline msgqnum_t qnum(int msqid) {
+  struct msqid_ds ds {};
+  return sysvmq_msgctl(msqid, IPC_STAT, &ds) == 0 ? ds.msg_qnum : ~msgqnum_t{0};
+}
+
 // A queue created through the C API and removed when the test ends.
 class Queue {
  public:

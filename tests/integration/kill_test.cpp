@@ -107,11 +107,6 @@ void set_qbytes(int msqid, msglen_t qbytes) {
   ASSERT_EQ(sysvmq_msgctl(msqid, IPC_SET, &ds), 0);
 }
 
-msgqnum_t qnum(int msqid) {
-  struct msqid_ds ds {};
-  return sysvmq_msgctl(msqid, IPC_STAT, &ds) == 0 ? ds.msg_qnum : ~msgqnum_t{0};
-}
-
 pid_t fork_child(const std::function<void()>& body) {
   const pid_t pid = ::fork();
   if (pid == 0) {
