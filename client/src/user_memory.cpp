@@ -1,4 +1,5 @@
-// user_memory.cpp: process_vm_readv/process_vm_writev on our own pid. The kernel does
+// user_memory.cpp: a guarded copy without a system call where it is exact
+// (guarded_copy.hpp), else process_vm_readv/process_vm_writev on our own pid. The kernel does
 // the copy and reports EFAULT for an address that is not mapped (or not writable),
 // exactly where copy_from_user/copy_to_user would have failed in the real syscalls.
 // Our side may be several pieces (mtype and text), the caller's is one range: one
@@ -18,6 +19,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "client/src/guarded_copy.hpp"
 #include "client/src/pid_scope.hpp"
 
 namespace sysvmq::detail {
@@ -37,6 +39,18 @@ enum class Direction { read, write };
 std::size_t copy(Direction dir, std::span<const iovec> pieces, std::uintptr_t remote) {
   std::size_t total = 0;
   for (const iovec& p : pieces) total += p.iov_len;
+  if (guarded_copy_ready()) {
+    // No system call: a fault ends the copy there (guarded_copy.hpp).
+    std::size_t at = 0;
+    for (const iovec& p : pieces) {
+      auto* r = reinterpret_cast<char*>(remote + at);
+      const std::size_t k = dir == Direction::read ? guarded_copy(p.iov_base, r, p.iov_len)
+                                                   : guarded_copy(r, p.iov_base, p.iov_len);
+      at += k;
+      if (k < p.iov_len) break;
+    }
+    return at;
+  }
   std::size_t done = 0;
   if (!g_vm_calls_unavailable.load(std::memory_order_relaxed)) {
     const pid_t self = current_pid();

@@ -1,12 +1,18 @@
 // efault_test.cpp: a bad or NULL buffer gives EFAULT where the kernel reports it, and
 // never crashes the caller (SEMANTICS.md 8.5, Rules 2.1, 3.1, 4.2, 4.4).
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <sysvmq/sysvmq.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 
 #include "tests/integration/integration_util.hpp"
 #include "tests/support/daemon_fixture.hpp"
@@ -137,6 +143,142 @@ TEST_F(EfaultTest, IpcSetWithNullBufferIsEfaultBeforeTheLookup) {
   errno = 0;
   EXPECT_EQ(sysvmq_msgctl(12345, IPC_SET, nullptr), -1);
   EXPECT_EQ(errno, EFAULT);
+}
+
+// ---- the guarded copy (client/src/guarded_copy.hpp) -----------------------------------
+// libsysvmq copies without a system call through its own SIGSEGV/SIGBUS handlers when
+// they are exact: installed over SIG_DFL, still the process's, and not blocked in the
+// calling thread. Otherwise it copies with process_vm_readv/writev. Either way a bad
+// buffer is EFAULT, and the program's own faults and handlers are untouched. Each case
+// runs in a child, since handlers are per process.
+
+// Runs `body` in a child process; its wait status.
+int in_child(const std::function<int()>& body) {
+  const pid_t pid = ::fork();
+  if (pid == 0) ::_exit(body());
+  int status = -1;
+  if (pid > 0) ::waitpid(pid, &status, 0);
+  return status;
+}
+
+bool exited_with(int status, int code) { return WIFEXITED(status) && WEXITSTATUS(status) == code; }
+
+// The kernel's view of a signal's handler (raw: a sanitizer keeps its own books).
+void* kernel_handler(int sig) {
+  struct {
+    void* handler;
+    unsigned long flags;
+    void* restorer;
+    unsigned long mask;
+  } k{};
+  return ::syscall(SYS_rt_sigaction, sig, nullptr, &k, sizeof(unsigned long)) == 0 ? k.handler
+                                                                                     : nullptr;
+}
+
+std::atomic<int> g_program_handler_calls{0};
+void program_handler(int) { g_program_handler_calls.fetch_add(1); }
+
+TEST_F(EfaultTest, TheLibraryTakesSigsegvOnlyWhereItWasTheDefault) {
+  Queue q;
+  const int status = in_child([&] {
+    void* const before = kernel_handler(SIGSEGV);
+    const MsgBuf m = make_msg(1, "x");
+    if (sysvmq_msgsnd(q.id(), &m, 1, 0) != 0) return 10;
+    void* const after = kernel_handler(SIGSEGV);
+    // Over SIG_DFL the library's handler goes in (a sanitizer's handler, already there,
+    // stays); and either way a NULL buffer is EFAULT, not a crash.
+    if (before == nullptr && after == nullptr) return 11;
+    if (before != nullptr && after != before) return 12;
+    if (sysvmq_msgsnd(q.id(), nullptr, 1, 0) != -1 || errno != EFAULT) return 13;
+    return 0;
+  });
+  EXPECT_TRUE(exited_with(status, 0))
+      << "status " << status << " (10: send failed; 11: not installed over SIG_DFL; 12: "
+         "replaced a handler that was there; 13: not EFAULT)";
+}
+
+TEST_F(EfaultTest, AProgramsOwnSigsegvHandlerIsNeverCalledForABadBuffer) {
+  Queue q;
+  const int status = in_child([&] {
+    const MsgBuf m = make_msg(1, "x");
+    if (sysvmq_msgsnd(q.id(), &m, 1, 0) != 0) return 10;  // the library's handler is in
+    struct sigaction mine {};
+    mine.sa_handler = program_handler;
+    if (::sigaction(SIGSEGV, &mine, nullptr) != 0) return 11;  // and now replaced
+    if (sysvmq_msgsnd(q.id(), nullptr, 1, 0) != -1 || errno != EFAULT) return 12;
+    MsgBuf in;
+    if (sysvmq_msgrcv(q.id(), &in, sizeof in.mtext, 0, 0) != 1) return 13;
+    if (g_program_handler_calls.load() != 0) return 14;
+    struct sigaction now {};
+    ::sigaction(SIGSEGV, nullptr, &now);
+    return now.sa_handler == program_handler ? 0 : 15;
+  });
+  EXPECT_TRUE(exited_with(status, 0))
+      << "status " << status << " (12: not EFAULT; 14: the program's handler ran; 15: it was "
+         "replaced)";
+}
+
+TEST_F(EfaultTest, AThreadThatBlocksSigsegvStillGetsEfault) {
+  Queue q;
+  char* buf = msgbuf_near_guard(4, 1);
+  const int status = in_child([&] {
+    sigset_t all;
+    sigfillset(&all);
+    if (::pthread_sigmask(SIG_BLOCK, &all, nullptr) != 0) return 10;
+    if (sysvmq_msgsnd(q.id(), buf, 100, 0) != -1 || errno != EFAULT) return 11;
+    const MsgBuf m = make_msg(1, "0123456789");
+    if (sysvmq_msgsnd(q.id(), &m, 10, 0) != 0) return 12;
+    if (sysvmq_msgrcv(q.id(), buf, 10, 0, 0) != -1 || errno != EFAULT) return 13;
+    return 0;
+  });
+  EXPECT_TRUE(exited_with(status, 0)) << "status " << status;
+}
+
+TEST_F(EfaultTest, ATextBeyondTheEndOfAMappedFileIsEfaultNotSigbus) {
+  Queue q;
+  // A file of one page mapped as two: the second page is beyond its end (SIGBUS).
+  char path[] = "/tmp/sysvmq-test-sigbus-XXXXXX";
+  const int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ::unlink(path);
+  ASSERT_EQ(::ftruncate(fd, static_cast<off_t>(page_)), 0);
+  void* p = ::mmap(nullptr, 2 * page_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  ::close(fd);
+  ASSERT_NE(p, MAP_FAILED);
+  char* buf = static_cast<char*>(p) + page_ - 4 - sizeof(long);
+  const long mtype = 1;
+  std::memcpy(buf, &mtype, sizeof mtype);
+  const int status = in_child([&] {
+    if (sysvmq_msgsnd(q.id(), buf, 100, 0) != -1 || errno != EFAULT) return 10;
+    const MsgBuf m = make_msg(1, "0123456789");
+    if (sysvmq_msgsnd(q.id(), &m, 10, 0) != 0) return 11;
+    if (sysvmq_msgrcv(q.id(), buf, 10, 0, 0) != -1 || errno != EFAULT) return 12;
+    return 0;
+  });
+  ::munmap(p, 2 * page_);
+  EXPECT_TRUE(exited_with(status, 0)) << "status " << status;
+}
+
+TEST_F(EfaultTest, TheProgramsOwnFaultStillKillsItWithItsSignal) {
+  Queue q;
+  for (const bool sent : {false, true}) {
+    const int status = in_child([&] {
+      const MsgBuf m = make_msg(1, "x");
+      if (sysvmq_msgsnd(q.id(), &m, 1, 0) != 0) return 10;
+      if (sysvmq_msgsnd(q.id(), nullptr, 1, 0) != -1) return 11;
+      // Core dumps off: the point is the signal, not the file.
+      struct rlimit none {};
+      ::setrlimit(RLIMIT_CORE, &none);
+      if (sent) {
+        ::kill(::getpid(), SIGSEGV);
+      } else {
+        *static_cast<volatile int*>(nullptr) = 1;
+      }
+      return 12;
+    });
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV)
+        << (sent ? "kill(SIGSEGV)" : "a NULL store") << ": status " << status;
+  }
 }
 
 }  // namespace
