@@ -11,7 +11,6 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
 
 #if defined(__x86_64__)
 
@@ -61,9 +60,11 @@ struct KernelSigaction {
 
 constexpr unsigned long bit(int sig) { return 1ul << (sig - 1); }
 
-enum class State : int { untried, installed, refused };
+// untried → installing (one caller, by compare-and-swap) → installed or refused. Whoever
+// finds another caller installing (another thread, or a signal handler interrupting the
+// first call on this one) copies the slow way meanwhile: nobody waits, nothing deadlocks.
+enum class State : int { untried, installing, installed, refused };
 std::atomic<State> g_state{State::untried};
-std::mutex g_install_mutex;
 
 void on_fault(int sig, siginfo_t* info, void* context) {
   auto* uc = static_cast<ucontext_t*>(context);
@@ -103,10 +104,10 @@ bool disabled_by_environment() {
 
 // Installs our handlers when both signals are at SIG_DFL; never over the program's.
 State install() {
-  std::lock_guard lock(g_install_mutex);
-  State state = g_state.load(std::memory_order_acquire);
-  if (state != State::untried) return state;
-  state = State::refused;
+  State expected = State::untried;
+  if (!g_state.compare_exchange_strong(expected, State::installing, std::memory_order_acq_rel))
+    return expected;
+  State state = State::refused;
   KernelSigaction segv{}, bus{};
   if (!disabled_by_environment() && query(SIGSEGV, segv) && query(SIGBUS, bus) &&
       segv.handler == nullptr && bus.handler == nullptr) {
