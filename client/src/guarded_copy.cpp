@@ -118,18 +118,20 @@ State install() {
     struct sigaction before {};
     // Through libc (a sanitizer keeps its own books), and keeping what was there: a
     // program that installed its own handler in between gets it back at once.
-    if (::sigaction(SIGSEGV, &ours, &before) == 0) {
-      if (before.sa_handler == SIG_DFL && !(before.sa_flags & SA_SIGINFO)) {
-        if (::sigaction(SIGBUS, &ours, &before) == 0) {
-          if (before.sa_handler == SIG_DFL && !(before.sa_flags & SA_SIGINFO)) {
-            state = State::installed;
-          } else {
-            ::sigaction(SIGBUS, &before, nullptr);
-          }
+    const auto was_default = [](const struct sigaction& a) {
+      return a.sa_handler == SIG_DFL && !(a.sa_flags & SA_SIGINFO);
+    };
+    struct sigaction segv_before {};
+    if (::sigaction(SIGSEGV, &ours, &segv_before) == 0) {
+      if (was_default(segv_before) && ::sigaction(SIGBUS, &ours, &before) == 0) {
+        if (was_default(before)) {
+          state = State::installed;
+        } else {
+          ::sigaction(SIGBUS, &before, nullptr);
         }
-      } else {
-        ::sigaction(SIGSEGV, &before, nullptr);
       }
+      // Not both: neither stays ours.
+      if (state != State::installed) ::sigaction(SIGSEGV, &segv_before, nullptr);
     }
   }
   g_state.store(state, std::memory_order_release);

@@ -197,6 +197,27 @@ TEST_F(EfaultTest, TheLibraryTakesSigsegvOnlyWhereItWasTheDefault) {
          "replaced a handler that was there; 13: not EFAULT)";
 }
 
+// The library takes both signals or neither: a program that handles SIGBUS itself keeps
+// SIGSEGV at its default too (and still gets EFAULT, the slow way). (The library looks
+// before it installs; should the program install its handler in between, the library
+// puts both back — a race no test can arrange.)
+TEST_F(EfaultTest, AProgramsOwnSigbusHandlerKeepsTheLibraryOutOfBoth) {
+  Queue q;
+  const int status = in_child([&] {
+    struct sigaction mine {};
+    mine.sa_handler = program_handler;
+    if (::sigaction(SIGBUS, &mine, nullptr) != 0) return 10;
+    void* const segv_before = kernel_handler(SIGSEGV);
+    const MsgBuf m = make_msg(1, "x");
+    if (sysvmq_msgsnd(q.id(), &m, 1, 0) != 0) return 11;
+    if (kernel_handler(SIGSEGV) != segv_before) return 12;
+    if (sysvmq_msgsnd(q.id(), nullptr, 1, 0) != -1 || errno != EFAULT) return 13;
+    return 0;
+  });
+  EXPECT_TRUE(exited_with(status, 0))
+      << "status " << status << " (12: SIGSEGV changed hands; 13: not EFAULT)";
+}
+
 TEST_F(EfaultTest, AProgramsOwnSigsegvHandlerIsNeverCalledForABadBuffer) {
   Queue q;
   const int status = in_child([&] {
