@@ -190,7 +190,6 @@ void close_listed_socket(int fd, const FdIdentity& id, bool close_it = true) {
 // ---- identity -------------------------------------------------------------------------
 uid_t raw_geteuid() { return static_cast<uid_t>(::syscall(SYS_geteuid)); }
 gid_t raw_getegid() { return static_cast<gid_t>(::syscall(SYS_getegid)); }
-pid_t raw_getpid() { return current_pid(); }  // one per API call (pid_scope.hpp)
 
 // The supplementary groups, or false when the kernel would not say.
 bool raw_getgroups(std::vector<gid_t>& out) {
@@ -281,7 +280,7 @@ void Connection::unmap_ring() {
     // The mapping is MADV_DONTFORK: in a child (or a raw clone) it is not there, and the
     // address may since hold something of the child's.
     if (fork_generation_ == g_fork_generation.load(std::memory_order_acquire) &&
-        pid_ == raw_getpid()) {
+        pid_ == current_pid()) {
       ::munmap(ring_region_, ring_region_bytes_);
     }
     ring_region_ = nullptr;
@@ -393,7 +392,7 @@ int Connection::send_on_credit(const proto::MsgsndRequest& req) {
   // only there. The full check (credentials, socket) is for when there is credit to use,
   // so a send without credit pays for it once, in call().
   if (fork_generation_ != g_fork_generation.load(std::memory_order_acquire) ||
-      pid_ != raw_getpid())
+      pid_ != current_pid())
     return EAGAIN;
   // Credit is for one queue and messages up to the msgmax it was given under.
   const auto msqid = static_cast<std::int32_t>(
@@ -439,7 +438,7 @@ int Connection::receive_lent(int msqid, std::size_t msgsz, long msgtyp, int msgf
     return EAGAIN;
   // The region is mapped only in the process that set it up (MADV_DONTFORK).
   if (fork_generation_ != g_fork_generation.load(std::memory_order_acquire) ||
-      pid_ != raw_getpid())
+      pid_ != current_pid())
     return EAGAIN;
   // The ids the lease depends on are checked once something lent fits this call, so a
   // receive with nothing lent pays for them once, in call(). The socket is not looked at:
@@ -594,7 +593,7 @@ int Connection::ensure() {
       close_listed_socket(fd_, fd_id_, /*close_it=*/false);
       fd_ = -1;
       drop();
-    } else if (pid_ != raw_getpid()) {
+    } else if (pid_ != current_pid()) {
       drop();  // a child made without fork()'s handlers (raw clone): close our copy
     } else if (identity_changed() || peer_gone()) {
       // Rule 5.4.2: the daemon judges by the ids of connect(); a daemon that closed an
@@ -626,7 +625,7 @@ int Connection::connect_and_hello() {
     // Ours from here on, so that a thread cancelled inside connect() closes it on its
     // way out (call()'s guard, or the thread's own Connection going away).
     fd_ = fd;
-    pid_ = raw_getpid();
+    pid_ = current_pid();
     // The daemon snapshots the ids of the thread calling connect() (Rule 5.4); taking
     // ours first means a change in between is seen by the next identity check.
     record_identity();
